@@ -11,6 +11,7 @@ const (
 	DefaultFactsTopic      = "rekindle.facts"
 	DefaultSendsPrefix     = "sends."
 	DefaultPartitions      = 8
+	DefaultSessionTimeout  = 10 * time.Second
 	DefaultStateDir        = "rekindle-data"
 	DefaultBatchSize       = 2000
 	DefaultBatchWait       = 5 * time.Millisecond

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rekindle/rekindle/sinks/broker"
+	"github.com/rekindle/rekindle/state"
+	"github.com/rekindle/rekindle/stream"
+	"github.com/rekindle/rekindle/stream/pipeline"
+)
+
+func loadConfig(path string) (stream.Config, error) {
+	if path == "" {
+		return stream.Defaults(), nil
+	}
+	return stream.LoadConfig(path)
+}
+
+func cmdRun(ctx context.Context, log *slog.Logger, args []string) error {
+	fs := newFlags("run")
+	config := fs.String("config", "", "configuration file (YAML); without it every default applies")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*config)
+	if err != nil {
+		return err
+	}
+	p, err := pipeline.Start(ctx, pipeline.Options{Config: cfg, Logger: log})
+	if err != nil {
+		return err
+	}
+	log.Info("rekindle running", "brokers", strings.Join(p.Brokers, ","), "events_topic", cfg.Topics.Events,
+		"state", cfg.State.Dir, "clickhouse", cfg.ClickHouse.Addr, "http", p.HTTPAddr)
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-tick.C:
+			s := p.Stats()
+			log.Info("progress", "events", s.Events, "decisions", s.Decisions, "dlq", s.DLQ, "partitions", s.Partitions)
+		}
+	}
+	log.Info("shutting down: finishing batches in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return errors.Join(p.Err(), p.Close(sctx))
+}
+
+func cmdBroker(ctx context.Context, log *slog.Logger, args []string) error {
+	fs := newFlags("broker")
+	listen := fs.String("listen", "127.0.0.1:9092", "address to listen on")
+	partitions := fs.Int("partitions", stream.DefaultPartitions, "partitions of each default topic")
+	dataDir := fs.String("data-dir", "", "persist the broker's log here (default: in memory)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *partitions < 1 {
+		return fmt.Errorf("--partitions %d: must be at least 1", *partitions)
+	}
+	cfg := stream.Defaults()
+	b, err := broker.Start(broker.Options{Listen: *listen, Partitions: *partitions, Topics: cfg.AllTopics(), DataDir: *dataDir})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	log.Info("embedded Kafka-protocol broker running (Ctrl-C stops it)", "addr", b.Addrs()[0],
+		"topics", strings.Join(cfg.AllTopics(), ","), "partitions", *partitions)
+	<-ctx.Done()
+	return nil
+}
+
+func cmdReplay(ctx context.Context, args []string) error {
+	fs := newFlags("replay")
+	config := fs.String("config", "", "configuration file (YAML)")
+	events := fs.String("events", "", "input: one Segment Spec JSON event per line (required)")
+	out := fs.String("out", "", "output: decisions, one JSON object per line (required)")
+	facts := fs.String("facts", "", "output: facts, one JSON object per line")
+	dlq := fs.String("dlq", "", "output: rejected inputs with their reason, one JSON object per line")
+	until := fs.String("until", "", "advance the clock to this RFC 3339 time after the last event, so pending timers fire")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *events == "" || *out == "" {
+		return errors.New("--events and --out are required")
+	}
+	cfg, err := loadConfig(*config)
+	if err != nil {
+		return err
+	}
+	proc, err := stream.NewProcessor(cfg)
+	if err != nil {
+		return err
+	}
+	opts := stream.ReplayOptions{}
+	if *until != "" {
+		t, err := time.Parse(time.RFC3339, *until)
+		if err != nil {
+			return fmt.Errorf("--until %q: want an RFC 3339 time such as 2026-03-01T00:00:00Z", *until)
+		}
+		opts.Until = t.UnixMilli()
+	}
+	in, err := os.Open(*events)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	opts.Events = bufio.NewReaderSize(in, 1<<20)
+	var files []*outFile
+	open := func(path string) (*bufio.Writer, error) {
+		f, err := newOutFile(path)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+		return f.w, nil
+	}
+	if opts.Decisions, err = open(*out); err != nil {
+		return err
+	}
+	if *facts != "" {
+		if opts.Facts, err = open(*facts); err != nil {
+			return err
+		}
+	}
+	if *dlq != "" {
+		if opts.DeadLetters, err = open(*dlq); err != nil {
+			return err
+		}
+	}
+	opts.Progress = func(n int64) { fmt.Fprintf(os.Stderr, "\rreplayed %d lines", n) }
+	stats, err := stream.Replay(ctx, proc, opts)
+	for _, f := range files {
+		err = errors.Join(err, f.close())
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "\rreplayed %d lines: %d events applied, %d duplicates, %d to the DLQ, %d decisions, %d facts\n",
+		stats.Lines, stats.Events, stats.Duplicates, stats.DLQ, sum(stats.Decisions[:]), stats.Facts)
+	return nil
+}
+
+type outFile struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+func newOutFile(path string) (*outFile, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return &outFile{f: f, w: bufio.NewWriterSize(f, 1<<20)}, nil
+}
+
+func (o *outFile) close() error {
+	return errors.Join(o.w.Flush(), o.f.Close())
+}
+
+func sum(xs []int64) int64 {
+	var s int64
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
+
+func cmdUser(args []string) error {
+	fs := newFlags("user")
+	config := fs.String("config", "", "configuration file (YAML); its state.dir is read")
+	id := fs.String("id", "", "user id (required)")
+	partitions := fs.Int("partitions", 0, "partitions of the events topic (default: kafka.partitions of the config)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *id == "" {
+		return errors.New("--id is required")
+	}
+	cfg, err := loadConfig(*config)
+	if err != nil {
+		return err
+	}
+	n := cfg.Kafka.Partitions
+	if *partitions > 0 {
+		n = *partitions
+	}
+	if _, err := os.Stat(cfg.State.Dir); err != nil {
+		return fmt.Errorf("state directory %s (state.dir): %w", cfg.State.Dir, err)
+	}
+	store, err := state.Open(state.Options{Dir: cfg.State.Dir})
+	if err != nil {
+		return fmt.Errorf("%w (while rekindle runs, use its HTTP API: GET /v1/users/%s)", err, *id)
+	}
+	defer store.Close()
+	var rec state.UserRecord
+	found, err := store.Partition(partitionOf(*id, n)).GetUser(*id, &rec)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("user %q not found in %s (partition %d of %d)", *id, cfg.State.Dir, partitionOf(*id, n), n)
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(stream.ViewUser(&rec))
+}
+
+func partitionOf(userID string, n int) int32 {
+	return stream.PartitionOf(userID, n)
+}

@@ -1,0 +1,300 @@
+package stream
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/rekindle/rekindle/state"
+	"github.com/rekindle/rekindle/stream/segment"
+	"gopkg.in/yaml.v3"
+)
+
+// ConfigError is a configuration problem at a place in a file.
+type ConfigError struct {
+	File string
+	Line int    // 0 when the key is absent from the file
+	Key  string // dotted path, e.g. "campaigns[0].channels[1]"
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteString(":")
+		b.WriteString(strconv.Itoa(e.Line))
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// LoadConfig reads, defaults and validates the YAML configuration at path.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return ParseConfig(path, data)
+}
+
+var yamlLineRE = regexp.MustCompile(`^\s*line (\d+): (.*)$`)
+
+// ParseConfig parses YAML configuration data; name is used in errors.
+func ParseConfig(name string, data []byte) (Config, error) {
+	var cfg Config
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return cfg, yamlError(name, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // empty file: all defaults
+		return cfg, yamlError(name, err)
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.File = name
+			ce.Line = lineOf(&root, ce.Key)
+			return cfg, ce
+		}
+		return cfg, fmt.Errorf("%s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+func yamlError(name string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msgs := make([]string, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			if m := yamlLineRE.FindStringSubmatch(e); m != nil {
+				msg := strings.Replace(m[2], "field ", "unknown key ", 1)
+				msg = strings.Replace(msg, " not found in type stream.", " in section ", 1)
+				msgs = append(msgs, name+":"+m[1]+": "+msg)
+				continue
+			}
+			msgs = append(msgs, name+": "+e)
+		}
+		return errors.New(strings.Join(msgs, "\n"))
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("%s:%s: %s", name, m[1], m[2])
+	}
+	return fmt.Errorf("%s: %s", name, msg)
+}
+
+// lineOf finds the line of a dotted key path ("campaigns[0].channels[1]") in
+// the YAML tree, or the line of its deepest present ancestor.
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, part := range strings.Split(path, ".") {
+		key, idx := part, -1
+		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
+			key = part[:i]
+			idx, _ = strconv.Atoi(part[i+1 : len(part)-1])
+		}
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line = n.Content[i].Line
+				next = n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
+}
+
+func (c *Config) applyDefaults() {
+	k := &c.Kafka
+	if k.GroupID == "" {
+		k.GroupID = DefaultGroupID
+	}
+	if k.LoaderGroupID == "" {
+		k.LoaderGroupID = DefaultLoaderGroupID
+	}
+	if k.Partitions == 0 {
+		k.Partitions = DefaultPartitions
+	}
+	if k.ReplicationFactor == 0 {
+		k.ReplicationFactor = 1
+	}
+	if k.SessionTimeout == 0 {
+		k.SessionTimeout = DefaultSessionTimeout
+	}
+	t := &c.Topics
+	if t.Events == "" {
+		t.Events = DefaultEventsTopic
+	}
+	if t.DLQ == "" {
+		t.DLQ = DefaultDLQTopic
+	}
+	if t.Facts == "" {
+		t.Facts = DefaultFactsTopic
+	}
+	if t.SendsPrefix == "" {
+		t.SendsPrefix = DefaultSendsPrefix
+	}
+	if c.State.Dir == "" {
+		c.State.Dir = DefaultStateDir
+	}
+	if c.State.CacheUsers == 0 {
+		c.State.CacheUsers = DefaultCacheUsers
+	}
+	p := &c.Processing
+	if p.BatchSize == 0 {
+		p.BatchSize = DefaultBatchSize
+	}
+	if p.BatchWait == 0 {
+		p.BatchWait = DefaultBatchWait
+	}
+	if p.MaxEventBytes == 0 {
+		p.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if p.MaxFutureSkew == 0 {
+		p.MaxFutureSkew = DefaultMaxFutureSkew
+	}
+	ch := &c.ClickHouse
+	if ch.Database == "" {
+		ch.Database = DefaultClickHouseDB
+	}
+	if ch.User == "" {
+		ch.User = "default"
+	}
+	if ch.BatchRows == 0 {
+		ch.BatchRows = DefaultCHBatchRows
+	}
+	if ch.FlushInterval == 0 {
+		ch.FlushInterval = DefaultCHFlushInterval
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = DefaultHTTPListen
+	}
+}
+
+// Defaults returns the configuration with every default applied.
+func Defaults() Config {
+	var c Config
+	c.applyDefaults()
+	return c
+}
+
+// Validate checks a defaulted configuration; the error is a *ConfigError
+// naming the key.
+func (c *Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return &ConfigError{Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	if c.Kafka.Partitions < 1 || c.Kafka.Partitions > 256 {
+		return bad("kafka.partitions", "%d is out of range: rekindle supports 1 to 256 partitions", c.Kafka.Partitions)
+	}
+	if c.Kafka.ReplicationFactor < 1 {
+		return bad("kafka.replication_factor", "%d: must be at least 1", c.Kafka.ReplicationFactor)
+	}
+	if c.Kafka.SessionTimeout < 0 {
+		return bad("kafka.session_timeout", "%s: must be positive", c.Kafka.SessionTimeout)
+	}
+	for i, b := range c.Kafka.Brokers {
+		if !strings.Contains(b, ":") {
+			return bad(fmt.Sprintf("kafka.brokers[%d]", i), "%q: want host:port", b)
+		}
+	}
+	if c.Processing.BatchSize < 1 {
+		return bad("processing.batch_size", "%d: must be at least 1", c.Processing.BatchSize)
+	}
+	if c.Processing.BatchWait < 0 {
+		return bad("processing.batch_wait", "%s: must not be negative", c.Processing.BatchWait)
+	}
+	if c.Processing.MaxEventBytes < 256 {
+		return bad("processing.max_event_bytes", "%d: must be at least 256", c.Processing.MaxEventBytes)
+	}
+	if c.Processing.MaxFutureSkew < 0 {
+		return bad("processing.max_future_skew", "%s: must not be negative", c.Processing.MaxFutureSkew)
+	}
+	if c.State.CacheUsers < 1 {
+		return bad("state.cache_users", "%d: must be at least 1", c.State.CacheUsers)
+	}
+	if c.ClickHouse.Addr != "" && !strings.Contains(c.ClickHouse.Addr, ":") {
+		return bad("clickhouse.addr", "%q: want host:port of the native protocol (e.g. 127.0.0.1:9000)", c.ClickHouse.Addr)
+	}
+	if c.ClickHouse.BatchRows < 1 {
+		return bad("clickhouse.batch_rows", "%d: must be at least 1", c.ClickHouse.BatchRows)
+	}
+	for name, target := range c.Vocabulary {
+		if _, ok := segment.KindByName(target); !ok {
+			return bad("vocabulary."+name, "%q is not a built-in event name (e.g. \"Order Completed\")", target)
+		}
+	}
+	seen := map[string]bool{}
+	for i, cp := range c.Campaigns {
+		key := fmt.Sprintf("campaigns[%d]", i)
+		if cp.ID == "" {
+			return bad(key+".id", "missing: every campaign needs an id")
+		}
+		if seen[cp.ID] {
+			return bad(key+".id", "%q is used by an earlier campaign", cp.ID)
+		}
+		seen[cp.ID] = true
+		if cp.Trigger.Event == "" {
+			return bad(key+".trigger.event", "missing: campaign %q needs a trigger event", cp.ID)
+		}
+		if len(cp.Channels) == 0 {
+			return bad(key+".channels", "missing: campaign %q needs at least one channel", cp.ID)
+		}
+		for j, ch := range cp.Channels {
+			if _, ok := state.ParseChannel(ch); !ok {
+				return bad(fmt.Sprintf("%s.channels[%d]", key, j), "unknown channel %q (want push, email, sms or inapp)", ch)
+			}
+		}
+	}
+	return nil
+}
+
+// SendTopic returns the send topic of a channel.
+func (c Config) SendTopic(ch state.Channel) string { return c.Topics.SendsPrefix + ch.String() }
+
+// AllTopics returns every topic rekindle uses.
+func (c Config) AllTopics() []string {
+	ts := []string{c.Topics.Events, c.Topics.DLQ, c.Topics.Facts}
+	for ch := state.Channel(0); ch < state.NumChannels; ch++ {
+		ts = append(ts, c.SendTopic(ch))
+	}
+	return ts
+}
+
+// CreateTopicsEnabled reports whether missing topics are created (default true).
+func (c Config) CreateTopicsEnabled() bool {
+	return c.Kafka.CreateTopics == nil || *c.Kafka.CreateTopics
+}

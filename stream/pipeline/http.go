@@ -1,0 +1,90 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/rekindle/rekindle/state"
+	"github.com/rekindle/rekindle/stream"
+)
+
+// Handler returns the HTTP API:
+//
+//	GET /v1/users/{id}  the user record
+//	GET /v1/stats       processing counters
+//	GET /healthz        200 while running
+func (p *Pipeline) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/users/{id}", p.getUser)
+	mux.HandleFunc("GET /v1/stats", p.getStats)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path+" (try GET /v1/users/{id} or GET /v1/stats)")
+	})
+	return mux
+}
+
+func (p *Pipeline) getUser(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if id == "" {
+		writeError(w, http.StatusBadRequest, "missing user id in path /v1/users/{id}")
+		return
+	}
+	var rec state.UserRecord
+	found, err := p.Store.Partition(p.PartitionOf(id)).GetUser(id, &rec)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if !found {
+		writeError(w, http.StatusNotFound, "user "+strconv.Quote(id)+" not found (no event for this user id has been processed)")
+		return
+	}
+	writeJSON(w, http.StatusOK, stream.ViewUser(&rec))
+}
+
+// StatsView is the body of GET /v1/stats.
+type StatsView struct {
+	Events       int64            `json:"events_processed"`
+	Duplicates   int64            `json:"duplicates"`
+	DLQ          int64            `json:"dlq"`
+	Decisions    map[string]int64 `json:"decisions"`
+	Suppressions int64            `json:"suppressions"`
+	Facts        int64            `json:"facts"`
+	Batches      int64            `json:"batches"`
+	Partitions   int64            `json:"partitions_owned"`
+}
+
+// Stats returns the processor's counters so far.
+func (p *Pipeline) Stats() StatsView {
+	c := p.Runner.Stats().Snapshot()
+	v := StatsView{
+		Events: c.Events, Duplicates: c.Duplicates, DLQ: c.DLQ, Suppressions: c.Suppressions, Facts: c.Facts,
+		Decisions:  map[string]int64{},
+		Batches:    p.Runner.Stats().Batches.Load(),
+		Partitions: p.Runner.Stats().Partitions.Load(),
+	}
+	for ch := state.Channel(0); ch < state.NumChannels; ch++ {
+		v.Decisions[ch.String()] = c.Decisions[ch]
+	}
+	return v
+}
+
+func (p *Pipeline) getStats(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, p.Stats())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

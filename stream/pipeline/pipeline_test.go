@@ -1,0 +1,393 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/rekindle/rekindle/sinks"
+	"github.com/rekindle/rekindle/sinks/broker"
+	"github.com/rekindle/rekindle/state"
+	"github.com/rekindle/rekindle/stream"
+)
+
+const testCampaigns = `
+campaigns:
+  - id: thanks
+    trigger: {event: Order Completed}
+    channels: [push, email]
+    template: thank-you
+`
+
+// scenario is a deterministic input: users who consent differently and
+// then buy, with malformed records between them. Expected outcomes follow
+// from the construction, not from running rekindle.
+type scenario struct {
+	records   []kafka.Message
+	perUser   map[string]int64 // well-formed, distinct events per user
+	push      map[string]bool  // users expected to get a push decision
+	email     map[string]bool  // users expected to get an email decision
+	suppress  map[string]bool  // users expected to be suppressed
+	malformed int
+}
+
+func newScenario(users int) *scenario {
+	s := &scenario{perUser: map[string]int64{}, push: map[string]bool{}, email: map[string]bool{}, suppress: map[string]bool{}}
+	base := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	add := func(user, name, props string, minute int) {
+		msgID := fmt.Sprintf("%s-%d", user, minute)
+		v := fmt.Sprintf(`{"type":"track","userId":%q,"messageId":%q,"timestamp":%q,"event":%q,"properties":%s}`,
+			user, msgID, base.Add(time.Duration(minute)*time.Minute).Format(time.RFC3339), name, props)
+		s.records = append(s.records, kafka.Message{Key: []byte(user), Value: []byte(v)})
+		s.perUser[user]++
+	}
+	for i := 0; i < users; i++ {
+		u := fmt.Sprintf("user-%04d", i)
+		s.records = append(s.records, kafka.Message{Key: []byte(u), Value: []byte(fmt.Sprintf(
+			`{"type":"identify","userId":%q,"messageId":"%s-id","timestamp":"2026-03-01T08:00:00Z","traits":{"email":"%s@example.com"}}`, u, u, u))})
+		s.perUser[u]++
+		add(u, "Application Opened", `{}`, 1)
+		switch i % 3 {
+		case 0:
+			add(u, "Push Permission Changed", `{"granted":true}`, 2)
+			s.push[u] = true
+		case 1:
+			add(u, "Email Subscription Changed", `{"status":"subscribed"}`, 2)
+			s.email[u] = true
+		default:
+			s.suppress[u] = true
+		}
+		add(u, "Order Completed", `{"revenue":19.99,"order_id":"o-`+u+`"}`, 3)
+		if i%10 == 0 {
+			s.records = append(s.records, kafka.Message{Key: []byte(u), Value: []byte(`{"type":"track","userId":"` + u + `","event":"Order Completed"`)})
+			s.records = append(s.records, kafka.Message{Key: []byte(u), Value: []byte(`{"type":"track","event":"Order Completed","properties":{}}`)})
+			s.malformed += 2
+		}
+	}
+	return s
+}
+
+func produce(t testing.TB, brokers []string, topic string, msgs []kafka.Message) {
+	t.Helper()
+	w := sinks.NewWriter(brokers, sinks.WriterOptions{})
+	defer w.Close()
+	for i := range msgs {
+		msgs[i].Topic = topic
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatalf("produce %d records: %v", len(msgs), err)
+	}
+}
+
+// readTopic reads every record of every partition of topic up to its end.
+func readTopic(t testing.TB, brokers []string, topic string) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := sinks.PartitionCount(ctx, brokers, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []kafka.Message
+	for p := 0; p < n; p++ {
+		conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := conn.ReadLastOffset()
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond})
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatalf("read %s/%d: %v", topic, p, err)
+			}
+			out = append(out, m)
+			if m.Offset >= last-1 {
+				break
+			}
+		}
+		r.Close()
+	}
+	return out
+}
+
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func testConfig(t testing.TB, brokers []string, dir string, extra string) stream.Config {
+	t.Helper()
+	y := testCampaigns + "kafka:\n  brokers: [" + strings.Join(brokers, ",") + "]\n  session_timeout: 2s\n" +
+		"state:\n  dir: " + dir + "\nprocessing:\n  batch_size: 50\nhttp:\n  listen: 127.0.0.1:0\n" + extra
+	cfg, err := stream.ParseConfig("test.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func startBroker(t testing.TB) *broker.Broker {
+	t.Helper()
+	b, err := broker.Start(broker.Options{Partitions: 4, Topics: stream.Defaults().AllTopics()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+// decisionsByUser checks every decision once per id (re-emissions must be
+// byte-identical) and returns user → channel.
+func decisionsByUser(t testing.TB, brokers []string) map[string]string {
+	t.Helper()
+	byID := map[string]string{}
+	got := map[string]string{}
+	for _, ch := range []string{"push", "email", "sms", "inapp"} {
+		for _, m := range readTopic(t, brokers, "sends."+ch) {
+			var d sinks.Decision
+			if err := json.Unmarshal(m.Value, &d); err != nil {
+				t.Fatalf("decision %s: %v", m.Value, err)
+			}
+			if prev, ok := byID[d.DecisionID]; ok {
+				if prev != string(m.Value) {
+					t.Fatalf("decision %s emitted twice with different bytes:\n%s\n%s", d.DecisionID, prev, m.Value)
+				}
+				continue
+			}
+			byID[d.DecisionID] = string(m.Value)
+			if string(m.Key) != d.UserID || d.Channel != ch {
+				t.Errorf("decision %s on sends.%s with key %q: %s", d.DecisionID, ch, m.Key, m.Value)
+			}
+			if _, dup := got[d.UserID]; dup {
+				t.Errorf("user %s got two distinct decisions", d.UserID)
+			}
+			got[d.UserID] = d.Channel
+		}
+	}
+	return got
+}
+
+func checkDecisions(t *testing.T, s *scenario, got map[string]string) {
+	t.Helper()
+	for u := range s.push {
+		if got[u] != "push" {
+			t.Errorf("user %s: decision %q, want push", u, got[u])
+		}
+	}
+	for u := range s.email {
+		if got[u] != "email" {
+			t.Errorf("user %s: decision %q, want email", u, got[u])
+		}
+	}
+	for u := range s.suppress {
+		if ch, ok := got[u]; ok {
+			t.Errorf("user %s has no consent but got a %s decision", u, ch)
+		}
+	}
+}
+
+func TestEndToEndThroughEmbeddedBroker(t *testing.T) {
+	b := startBroker(t)
+	s := newScenario(300)
+	produce(t, b.Addrs(), "events", s.records)
+
+	cfg := testConfig(t, b.Addrs(), t.TempDir(), "")
+	p, err := Start(context.Background(), Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	wantEvents := int64(0)
+	for _, n := range s.perUser {
+		wantEvents += n
+	}
+	waitFor(t, "all events processed", time.Minute, func() bool {
+		st := p.Stats()
+		return st.Events+st.DLQ >= wantEvents+int64(s.malformed)
+	})
+	st := p.Stats()
+	if st.Events != wantEvents || st.DLQ != int64(s.malformed) {
+		t.Errorf("events=%d dlq=%d, want %d and %d", st.Events, st.DLQ, wantEvents, s.malformed)
+	}
+	checkDecisions(t, s, decisionsByUser(t, p.Brokers))
+	if got := len(readTopic(t, p.Brokers, "events.dlq")); got != s.malformed {
+		t.Errorf("DLQ topic holds %d records, want %d", got, s.malformed)
+	}
+	var suppressions int
+	for _, m := range readTopic(t, p.Brokers, "rekindle.facts") {
+		var f sinks.Fact
+		json.Unmarshal(m.Value, &f)
+		if f.Kind == sinks.FactSuppression {
+			suppressions++
+			if !s.suppress[f.UserID] || f.Reason != stream.ReasonNoConsent {
+				t.Errorf("unexpected suppression %s", m.Value)
+			}
+		}
+	}
+	if suppressions != len(s.suppress) {
+		t.Errorf("%d suppressions, want %d", suppressions, len(s.suppress))
+	}
+
+	// The HTTP API shows a user's record; errors say what was wrong.
+	resp, err := http.Get("http://" + p.HTTPAddr + "/v1/users/user-0000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v stream.UserView
+	json.NewDecoder(resp.Body).Decode(&v)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || v.Email != "user-0000@example.com" || v.Channels["push"].Consent != "granted" || v.Purchases != 1 {
+		t.Errorf("GET /v1/users/user-0000: %d %+v", resp.StatusCode, v)
+	}
+	resp, err = http.Get("http://" + p.HTTPAddr + "/v1/users/nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("unknown user: status %d, want 404", resp.StatusCode)
+	}
+}
+
+// Crash safety runs the processor in child processes that die (os.Exit,
+// no cleanup) at chosen points, against a broker in this process.
+const crashEnv = "REKINDLE_CRASH_CHILD"
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(crashEnv); spec != "" {
+		os.Exit(crashChild(spec))
+	}
+	os.Exit(m.Run())
+}
+
+// crashChild runs the pipeline and exits with status 3 at the crash point:
+// "acked:N" after the N-th batch's outputs were acknowledged (before its
+// state commit), "mid:N" in the middle of the N-th batch.
+func crashChild(spec string) int {
+	var brokers []string
+	json.Unmarshal([]byte(os.Getenv("REKINDLE_BROKERS")), &brokers)
+	dir := os.Getenv("REKINDLE_STATE")
+	kind, nStr, _ := strings.Cut(spec, ":")
+	n, _ := strconv.Atoi(nStr)
+	var batches, mids atomic.Int64
+	hooks := stream.Hooks{
+		OutputsAcked: func(part int32, outputs int) {
+			if kind == "acked" && outputs > 0 {
+				if batches.Add(1) >= int64(n) {
+					os.Exit(3)
+				}
+			}
+		},
+		InBatch: func(part int32, i int) {
+			if kind == "mid" && i == 10 {
+				if mids.Add(1) >= int64(n) {
+					os.Exit(3)
+				}
+			}
+		},
+	}
+	cfg := testConfig(nopT{}, brokers, dir, "")
+	p, err := Start(context.Background(), Options{Config: cfg, Hooks: hooks, NoHTTP: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	time.Sleep(2 * time.Minute) // the hook ends the process
+	p.Close(context.Background())
+	return 0
+}
+
+type nopT struct{ testing.TB }
+
+func (nopT) Helper()                   {}
+func (nopT) Fatal(args ...any)         { fmt.Fprintln(os.Stderr, args...); os.Exit(1) }
+func (nopT) Fatalf(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...); os.Exit(1) }
+
+func TestCrashSafetyExactlyOnce(t *testing.T) {
+	b := startBroker(t)
+	s := newScenario(200)
+	produce(t, b.Addrs(), "events", s.records)
+	dir := filepath.Join(t.TempDir(), "state")
+	brokers, _ := json.Marshal(b.Addrs())
+
+	for _, spec := range []string{"acked:2", "mid:3", "acked:5", "mid:6"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), crashEnv+"="+spec, "REKINDLE_BROKERS="+string(brokers), "REKINDLE_STATE="+dir)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+			t.Fatalf("child %s: want exit status 3 (crash at the hook), got %v\n%s", spec, err, out)
+		}
+	}
+
+	// Recover in process and finish.
+	cfg := testConfig(t, b.Addrs(), dir, "")
+	p, err := Start(context.Background(), Options{Config: cfg, NoHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int64(len(s.records))
+	waitFor(t, "every partition committed to the end", time.Minute, func() bool {
+		var next int64
+		for part := int32(0); part < int32(p.Partitions); part++ {
+			o, ok, _ := p.Store.Partition(part).Offset()
+			if ok {
+				next += o
+			}
+		}
+		return next == total
+	})
+	p.Close(context.Background())
+
+	// Exactly-once state: every user's event counter equals the distinct
+	// well-formed events produced for that user.
+	store, err := state.Open(state.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var users []string
+	for u := range s.perUser {
+		users = append(users, u)
+	}
+	sort.Strings(users)
+	for _, u := range users {
+		var rec state.UserRecord
+		found, err := store.Partition(stream.PartitionOf(u, 4)).GetUser(u, &rec)
+		if err != nil || !found {
+			t.Fatalf("user %s: found=%v err=%v", u, found, err)
+		}
+		if int64(rec.Events) != s.perUser[u] || rec.Purchases != 1 {
+			t.Errorf("user %s: %d events and %d purchases applied, want %d and 1", u, rec.Events, rec.Purchases, s.perUser[u])
+		}
+	}
+	// Every decision present; duplicates only byte-identical (checked inside).
+	checkDecisions(t, s, decisionsByUser(t, b.Addrs()))
+}

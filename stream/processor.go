@@ -1,0 +1,408 @@
+package stream
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rekindle/rekindle/sinks"
+	"github.com/rekindle/rekindle/state"
+	"github.com/rekindle/rekindle/stream/segment"
+)
+
+// Input is one record read from the events topic (or a line of a replay file).
+type Input struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	// Time is the record's broker timestamp in Unix milliseconds: event time
+	// when the event has none, and the reference for the future-timestamp check.
+	Time int64
+}
+
+// Header is a Kafka record header of an Output.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Output is one record to produce: a decision, a fact or a dead letter.
+type Output struct {
+	Topic   string
+	Key     []byte
+	Value   []byte
+	Headers []Header
+}
+
+// Counters count what a partition did. They are added up across partitions.
+type Counters struct {
+	Events       int64 // inputs applied to state
+	Duplicates   int64 // inputs dropped because their messageId was seen
+	DLQ          int64 // inputs sent to the dead-letter topic
+	Decisions    [state.NumChannels]int64
+	Suppressions int64
+	Facts        int64 // all facts, suppressions included
+}
+
+// Add adds o to c.
+func (c *Counters) Add(o *Counters) {
+	c.Events += o.Events
+	c.Duplicates += o.Duplicates
+	c.DLQ += o.DLQ
+	for i := range c.Decisions {
+		c.Decisions[i] += o.Decisions[i]
+	}
+	c.Suppressions += o.Suppressions
+	c.Facts += o.Facts
+}
+
+// campaign is a compiled CampaignConfig.
+type campaign struct {
+	id       string
+	template string
+	channels []state.Channel
+}
+
+// Processor holds what every partition shares: the compiled configuration.
+// It is immutable after NewProcessor and safe for concurrent use.
+type Processor struct {
+	cfg        Config
+	decoder    *segment.Decoder
+	sendTopics [state.NumChannels]string
+	byKind     [256][]*campaign // built-in kinds
+	byName     map[string][]*campaign
+}
+
+// NewProcessor compiles a validated configuration.
+func NewProcessor(cfg Config) (*Processor, error) {
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	vocab := make(map[string]segment.Kind, len(segment.DefaultVocabulary)+len(cfg.Vocabulary))
+	for name, k := range segment.DefaultVocabulary {
+		vocab[name] = k
+	}
+	for name, target := range cfg.Vocabulary {
+		k, _ := segment.KindByName(target)
+		vocab[name] = k
+	}
+	p := &Processor{
+		cfg: cfg,
+		decoder: segment.NewDecoder(segment.DecoderOptions{
+			Vocabulary:    vocab,
+			MaxBytes:      cfg.Processing.MaxEventBytes,
+			MaxFutureSkew: cfg.Processing.MaxFutureSkew,
+		}),
+		byName: map[string][]*campaign{},
+	}
+	for ch := state.Channel(0); ch < state.NumChannels; ch++ {
+		p.sendTopics[ch] = cfg.SendTopic(ch)
+	}
+	for _, cc := range cfg.Campaigns {
+		c := &campaign{id: cc.ID, template: cc.Template}
+		for _, name := range cc.Channels {
+			ch, _ := state.ParseChannel(name)
+			c.channels = append(c.channels, ch)
+		}
+		if k, ok := vocab[cc.Trigger.Event]; ok && k != segment.KindCustom {
+			p.byKind[k] = append(p.byKind[k], c)
+		} else {
+			p.byName[cc.Trigger.Event] = append(p.byName[cc.Trigger.Event], c)
+		}
+	}
+	return p, nil
+}
+
+// Config returns the processor's (defaulted) configuration.
+func (p *Processor) Config() Config { return p.cfg }
+
+type cachedUser struct {
+	rec   state.UserRecord
+	dirty bool
+}
+
+// PartitionState processes the inputs of one partition. It is owned by one
+// goroutine. Process applies inputs to cached user records and collects
+// outputs; Commit writes the dirty records and the next offset in one Pebble
+// batch. After any error the PartitionState must be discarded: its cache may
+// hold changes that were never committed.
+type PartitionState struct {
+	proc      *Processor
+	partition int32
+	store     *state.Partition
+	cache     map[string]*cachedUser
+	dirty     []*cachedUser
+	seq       uint32 // next dense-id sequence number
+	seqDirty  bool
+	out       []Output
+	counters  Counters
+	ev        segment.Event
+	watermark int64 // largest event time seen, Unix ms
+}
+
+// NewPartitionState opens the processing state of one partition.
+func (p *Processor) NewPartitionState(store *state.Partition, partition int32) (*PartitionState, error) {
+	seq, err := store.DenseSeq()
+	if err != nil {
+		return nil, err
+	}
+	return &PartitionState{
+		proc:      p,
+		partition: partition,
+		store:     store,
+		cache:     make(map[string]*cachedUser, 1024),
+		seq:       seq,
+	}, nil
+}
+
+// Outputs returns the outputs collected since the last Commit.
+func (ps *PartitionState) Outputs() []Output { return ps.out }
+
+// clearOutputs drops the collected outputs (after the caller wrote them).
+func (ps *PartitionState) clearOutputs() {
+	clear(ps.out)
+	ps.out = ps.out[:0]
+}
+
+// Counters returns what was counted since the last Commit.
+func (ps *PartitionState) Counters() *Counters { return &ps.counters }
+
+// Process applies one input. The error is an I/O error of the state store
+// (fatal for the batch); bad input is not an error, it becomes a DLQ output.
+func (ps *PartitionState) Process(in *Input) error {
+	ev := &ps.ev
+	ref := in.Time
+	if ref == 0 {
+		ref = ps.watermark
+	}
+	if err := ps.proc.decoder.Decode(in.Value, ref, ev); err != nil {
+		ps.deadLetter(in, err)
+		return nil
+	}
+	t := ev.Timestamp
+	if t == 0 {
+		t = in.Time
+	}
+	if t == 0 {
+		t = ps.watermark
+	}
+	if t > ps.watermark {
+		ps.watermark = t
+	}
+	cu, err := ps.user(ev.User())
+	if err != nil {
+		return err
+	}
+	rec := &cu.rec
+	var msgHash uint64
+	if ev.MessageID != "" {
+		msgHash = hash64(ev.MessageID)
+		if seenMessage(rec, msgHash) {
+			ps.counters.Duplicates++
+			return nil
+		}
+	}
+	if reason, detail := ps.apply(rec, ev, in, t); reason != "" {
+		// A semantically invalid event (e.g. an unknown subscription status)
+		// is refused whole: nothing of it is applied.
+		ps.deadLetter(in, &segment.DecodeError{Reason: reason, Field: "properties", Detail: detail})
+		return nil
+	}
+	if msgHash != 0 {
+		rememberMessage(rec, msgHash)
+	}
+	ps.markDirty(cu)
+	ps.counters.Events++
+	ps.trigger(rec, ev, in, t)
+	return nil
+}
+
+// user returns the cached record of id, loading or creating it.
+func (ps *PartitionState) user(id string) (*cachedUser, error) {
+	if cu, ok := ps.cache[id]; ok {
+		return cu, nil
+	}
+	cu := &cachedUser{}
+	found, err := ps.store.GetUser(id, &cu.rec)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		dense, err := state.DenseID(ps.partition, ps.seq)
+		if err != nil {
+			return nil, err
+		}
+		ps.seq++
+		ps.seqDirty = true
+		cu.rec = state.UserRecord{UserID: strings.Clone(id), DenseID: dense}
+	}
+	ps.cache[cu.rec.UserID] = cu
+	return cu, nil
+}
+
+func (ps *PartitionState) markDirty(cu *cachedUser) {
+	if !cu.dirty {
+		cu.dirty = true
+		ps.dirty = append(ps.dirty, cu)
+	}
+}
+
+// seenMessage reports whether the messageId hash h is among the record's
+// recent ones.
+func seenMessage(rec *state.UserRecord, h uint64) bool {
+	for _, r := range rec.RecentMessageIDs {
+		if r == h {
+			return true
+		}
+	}
+	return false
+}
+
+// rememberMessage records h, replacing the oldest recent hash.
+func rememberMessage(rec *state.UserRecord, h uint64) {
+	rec.RecentMessageIDs[rec.RecentNext%state.RecentIDs] = h
+	rec.RecentNext = (rec.RecentNext + 1) % state.RecentIDs
+}
+
+// hash64 is FNV-1a; 0 is reserved for an empty slot.
+func hash64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	if h == 0 {
+		h = 1
+	}
+	return h
+}
+
+// Commit writes the dirty user records and next (the offset of the input
+// after the last processed one) in one atomic Pebble batch, then resets the
+// outputs and counters. The caller must have had the outputs acknowledged
+// first.
+func (ps *PartitionState) Commit(next int64, sync bool) error {
+	b := ps.store.NewBatch()
+	defer b.Close()
+	for _, cu := range ps.dirty {
+		b.PutUser(&cu.rec)
+		cu.dirty = false
+	}
+	if ps.seqDirty {
+		b.SetDenseSeq(ps.seq)
+	}
+	b.SetOffset(next)
+	if err := b.Commit(sync); err != nil {
+		return err
+	}
+	clear(ps.dirty)
+	ps.dirty = ps.dirty[:0]
+	ps.seqDirty = false
+	ps.clearOutputs()
+	ps.counters = Counters{}
+	ps.evict()
+	return nil
+}
+
+// evict keeps the cache within its bound by dropping clean records (map
+// iteration order is random, so this is random eviction).
+func (ps *PartitionState) evict() {
+	limit := ps.proc.cfg.State.CacheUsers
+	if len(ps.cache) <= limit {
+		return
+	}
+	target := limit - limit/10
+	for id := range ps.cache {
+		if len(ps.cache) <= target {
+			return
+		}
+		delete(ps.cache, id)
+	}
+}
+
+func (ps *PartitionState) deadLetter(in *Input, err error) {
+	reason := "invalid"
+	var de *segment.DecodeError
+	if errors.As(err, &de) {
+		reason = de.Reason
+	}
+	ps.counters.DLQ++
+	ps.out = append(ps.out, Output{
+		Topic: ps.proc.cfg.Topics.DLQ,
+		Key:   in.Key,
+		Value: in.Value,
+		Headers: []Header{
+			{sinks.HeaderReason, []byte(reason)},
+			{sinks.HeaderError, []byte(err.Error())},
+			{sinks.HeaderTopic, []byte(in.Topic)},
+			{sinks.HeaderPartition, strconv.AppendInt(nil, int64(in.Partition), 10)},
+			{sinks.HeaderOffset, strconv.AppendInt(nil, in.Offset, 10)},
+		},
+	})
+}
+
+func formatTime(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format(sinks.TimeFormat)
+}
+
+// inputRef is the deterministic id part naming an input: topic/partition/offset.
+func inputRef(in *Input) string {
+	return in.Topic + "/" + strconv.FormatInt(int64(in.Partition), 10) + "/" + strconv.FormatInt(in.Offset, 10)
+}
+
+func (ps *PartitionState) emitFact(f *sinks.Fact) {
+	value, err := json.Marshal(f)
+	if err != nil {
+		panic(fmt.Sprintf("stream: marshal fact: %v", err)) // a Fact always marshals
+	}
+	ps.counters.Facts++
+	ps.out = append(ps.out, Output{Topic: ps.proc.cfg.Topics.Facts, Key: []byte(f.UserID), Value: value})
+}
+
+// PartitionOf returns the partition (of n) that the Java-compatible murmur2
+// partitioner gives a user id key.
+func PartitionOf(userID string, n int) int32 {
+	return int32((murmur2([]byte(userID)) & 0x7fffffff) % uint32(n))
+}
+
+// murmur2 is Kafka's Java client hash (Utils.murmur2).
+func murmur2(data []byte) uint32 {
+	const (
+		seed = 0x9747b28c
+		m    = 0x5bd1e995
+		r    = 24
+	)
+	length := len(data)
+	h := uint32(seed) ^ uint32(length)
+	n := length / 4
+	for i := 0; i < n; i++ {
+		k := uint32(data[i*4]) | uint32(data[i*4+1])<<8 | uint32(data[i*4+2])<<16 | uint32(data[i*4+3])<<24
+		k *= m
+		k ^= k >> r
+		k *= m
+		h *= m
+		h ^= k
+	}
+	tail := data[n*4:]
+	switch len(tail) {
+	case 3:
+		h ^= uint32(tail[2]) << 16
+		fallthrough
+	case 2:
+		h ^= uint32(tail[1]) << 8
+		fallthrough
+	case 1:
+		h ^= uint32(tail[0])
+		h *= m
+	}
+	h ^= h >> 13
+	h *= m
+	h ^= h >> 15
+	return h
+}

@@ -1,0 +1,293 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/rekindle/rekindle/sinks"
+	"github.com/rekindle/rekindle/state"
+)
+
+// Hooks let tests stop the processor at precise points, as a crash would.
+// Each is called from a partition worker; nil hooks are skipped.
+type Hooks struct {
+	// InBatch is called after each input is processed, before the batch's
+	// outputs are written; n counts inputs of the batch so far.
+	InBatch func(partition int32, n int)
+	// OutputsAcked is called after Kafka acknowledged a batch's outputs and
+	// before its state commit.
+	OutputsAcked func(partition int32, outputs int)
+}
+
+// RunnerOptions configure a Runner.
+type RunnerOptions struct {
+	Brokers []string
+	Store   *state.Store
+	Logger  *slog.Logger // default: discard
+	Hooks   Hooks
+}
+
+// Runner consumes the events topic as a member of the processor's consumer
+// group and runs one PartitionWorker goroutine per assigned partition.
+type Runner struct {
+	proc   *Processor
+	opts   RunnerOptions
+	log    *slog.Logger
+	writer *kafka.Writer
+	stats  Stats
+}
+
+// Stats are the running totals of a Runner; safe for concurrent use.
+type Stats struct {
+	mu struct {
+		sync.Mutex
+		c Counters
+	}
+	Batches    atomic.Int64
+	Partitions atomic.Int64 // partitions currently owned
+}
+
+// Snapshot returns the counters so far.
+func (s *Stats) Snapshot() Counters {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.c
+}
+
+func (s *Stats) add(c *Counters) {
+	s.mu.Lock()
+	s.mu.c.Add(c)
+	s.mu.Unlock()
+}
+
+// NewRunner returns a Runner for a processor.
+func NewRunner(proc *Processor, opts RunnerOptions) (*Runner, error) {
+	if len(opts.Brokers) == 0 {
+		return nil, errors.New("stream: runner needs at least one broker address")
+	}
+	if opts.Store == nil {
+		return nil, errors.New("stream: runner needs a state store")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Runner{
+		proc:   proc,
+		opts:   opts,
+		log:    log,
+		writer: sinks.NewWriter(opts.Brokers, sinks.WriterOptions{}),
+	}, nil
+}
+
+// Stats returns the runner's live statistics.
+func (r *Runner) Stats() *Stats { return &r.stats }
+
+// Run consumes until ctx is done, then finishes the batches in flight and
+// returns. Partition workers start on assignment and stop on revocation.
+func (r *Runner) Run(ctx context.Context) error {
+	cfg := r.proc.cfg
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                cfg.Kafka.GroupID,
+		Brokers:           r.opts.Brokers,
+		Topics:            []string{cfg.Topics.Events},
+		SessionTimeout:    cfg.Kafka.SessionTimeout,
+		RebalanceTimeout:  cfg.Kafka.SessionTimeout,
+		HeartbeatInterval: cfg.Kafka.SessionTimeout / 5,
+		JoinGroupBackoff:  500 * time.Millisecond,
+		StartOffset:       kafka.FirstOffset,
+	})
+	if err != nil {
+		return fmt.Errorf("stream: join group %q: %w", cfg.Kafka.GroupID, err)
+	}
+	defer group.Close()
+	for {
+		gen, err := group.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, kafka.ErrGroupClosed) {
+				return nil
+			}
+			r.log.Warn("consumer group error, rejoining", "group", cfg.Kafka.GroupID, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		for _, pa := range gen.Assignments[cfg.Topics.Events] {
+			part := int32(pa.ID)
+			committed := pa.Offset
+			gen.Start(func(gctx context.Context) {
+				r.stats.Partitions.Add(1)
+				defer r.stats.Partitions.Add(-1)
+				r.ownPartition(gctx, gen, part, committed)
+			})
+		}
+		r.log.Info("partitions assigned", "generation", gen.ID, "partitions", len(gen.Assignments[cfg.Topics.Events]))
+	}
+}
+
+// Close releases the producer.
+func (r *Runner) Close() error { return r.writer.Close() }
+
+// ownPartition runs a PartitionWorker until the partition is revoked,
+// restarting it from the committed state after errors.
+func (r *Runner) ownPartition(ctx context.Context, gen *kafka.Generation, part int32, groupOffset int64) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		w := &PartitionWorker{runner: r, gen: gen, partition: part}
+		err := w.run(ctx, groupOffset)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		r.log.Error("partition worker failed; restarting from committed state",
+			"topic", r.proc.cfg.Topics.Events, "partition", part, "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+// PartitionWorker consumes one partition: read a batch, process it, have
+// its outputs acknowledged, then commit state and next offset in one batch.
+type PartitionWorker struct {
+	runner    *Runner
+	gen       *kafka.Generation
+	partition int32
+}
+
+func (w *PartitionWorker) run(ctx context.Context, groupOffset int64) error {
+	r := w.runner
+	cfg := r.proc.cfg
+	topic := cfg.Topics.Events
+	store := r.opts.Store.Partition(w.partition)
+	ps, err := r.proc.NewPartitionState(store, w.partition)
+	if err != nil {
+		return err
+	}
+	next, ok, err := store.Offset()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		next = groupOffset
+		if next < 0 {
+			next = kafka.FirstOffset
+		}
+	}
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        r.opts.Brokers,
+		Topic:          topic,
+		Partition:      int(w.partition),
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        250 * time.Millisecond,
+		QueueCapacity:  cfg.Processing.BatchSize,
+		ReadBackoffMin: 50 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+	})
+	defer reader.Close()
+	if err := reader.SetOffset(next); err != nil {
+		return fmt.Errorf("stream: seek %s/%d to %d: %w", topic, w.partition, next, err)
+	}
+	r.log.Debug("partition worker started", "topic", topic, "partition", w.partition, "offset", next)
+
+	batch := make([]kafka.Message, 0, cfg.Processing.BatchSize)
+	msgs := make([]kafka.Message, 0, cfg.Processing.BatchSize)
+	var lastGroupCommit time.Time
+	for {
+		batch = batch[:0]
+		m, err := reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("stream: fetch %s/%d: %w", topic, w.partition, err)
+		}
+		batch = append(batch, m)
+		if len(batch) < cfg.Processing.BatchSize {
+			fill, cancel := context.WithTimeout(ctx, cfg.Processing.BatchWait)
+			for len(batch) < cfg.Processing.BatchSize {
+				m, err := reader.FetchMessage(fill)
+				if err != nil {
+					break
+				}
+				batch = append(batch, m)
+			}
+			cancel()
+		}
+
+		// Process. From here on the batch is finished even if ctx is
+		// cancelled (revocation, shutdown): outputs flushed, then commit.
+		for i := range batch {
+			m := &batch[i]
+			in := Input{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset, Key: m.Key, Value: m.Value}
+			if !m.Time.IsZero() {
+				in.Time = m.Time.UnixMilli()
+			}
+			if err := ps.Process(&in); err != nil {
+				return err
+			}
+			if h := r.opts.Hooks.InBatch; h != nil {
+				h(w.partition, i+1)
+			}
+		}
+		outs := ps.Outputs()
+		if len(outs) > 0 {
+			msgs = msgs[:0]
+			for i := range outs {
+				o := &outs[i]
+				km := kafka.Message{Topic: o.Topic, Key: o.Key, Value: o.Value}
+				for _, h := range o.Headers {
+					km.Headers = append(km.Headers, kafka.Header{Key: h.Key, Value: h.Value})
+				}
+				msgs = append(msgs, km)
+			}
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			err := r.writer.WriteMessages(wctx, msgs...)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("stream: write %d outputs of %s/%d: %w", len(msgs), topic, w.partition, err)
+			}
+			clear(msgs)
+		}
+		if h := r.opts.Hooks.OutputsAcked; h != nil {
+			h(w.partition, len(outs))
+		}
+		counters := *ps.Counters()
+		last := batch[len(batch)-1].Offset
+		if err := ps.Commit(last+1, false); err != nil {
+			return err
+		}
+		r.stats.add(&counters)
+		r.stats.Batches.Add(1)
+		clear(batch)
+
+		// The group offset is informational (lag monitoring); the truth is
+		// the offset committed with the state.
+		if time.Since(lastGroupCommit) > time.Second {
+			lastGroupCommit = time.Now()
+			if err := w.gen.CommitOffsets(map[string]map[int]int64{topic: {int(w.partition): last + 1}}); err != nil && ctx.Err() == nil {
+				r.log.Debug("group offset commit failed", "partition", w.partition, "err", err)
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
