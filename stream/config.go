@@ -18,6 +18,7 @@ const (
 	DefaultMaxEventBytes   = 64 << 10
 	DefaultMaxFutureSkew   = 24 * time.Hour
 	DefaultCacheUsers      = 200_000
+	DefaultSyncInterval    = 200 * time.Millisecond
 	DefaultHTTPListen      = "127.0.0.1:8080"
 	DefaultClickHouseDB    = "rekindle"
 	DefaultCHBatchRows     = 50_000
@@ -72,6 +73,11 @@ type StateConfig struct {
 	// CacheUsers is how many user records each partition keeps in memory
 	// (default DefaultCacheUsers).
 	CacheUsers int `yaml:"cache_users"`
+	// SyncInterval: how often committed batches are made durable with one
+	// fsync (default DefaultSyncInterval). Batches commit without fsync; a
+	// machine crash loses at most this much state, which is then rebuilt by
+	// re-reading its inputs (their offsets are lost with it).
+	SyncInterval time.Duration `yaml:"sync_interval"`
 }
 
 // ProcessingConfig tunes the processing loop.

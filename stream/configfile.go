@@ -173,6 +173,9 @@ func (c *Config) applyDefaults() {
 	if c.State.CacheUsers == 0 {
 		c.State.CacheUsers = DefaultCacheUsers
 	}
+	if c.State.SyncInterval == 0 {
+		c.State.SyncInterval = DefaultSyncInterval
+	}
 	p := &c.Processing
 	if p.BatchSize == 0 {
 		p.BatchSize = DefaultBatchSize
@@ -245,6 +248,9 @@ func (c *Config) Validate() error {
 	}
 	if c.State.CacheUsers < 1 {
 		return bad("state.cache_users", "%d: must be at least 1", c.State.CacheUsers)
+	}
+	if c.State.SyncInterval < 0 {
+		return bad("state.sync_interval", "%s: must not be negative", c.State.SyncInterval)
 	}
 	if c.ClickHouse.Addr != "" && !strings.Contains(c.ClickHouse.Addr, ":") {
 		return bad("clickhouse.addr", "%q: want host:port of the native protocol (e.g. 127.0.0.1:9000)", c.ClickHouse.Addr)

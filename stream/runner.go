@@ -109,6 +109,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("stream: join group %q: %w", cfg.Kafka.GroupID, err)
 	}
 	defer group.Close()
+	syncDone := make(chan struct{})
+	defer func() { <-syncDone }()
+	go func() {
+		defer close(syncDone)
+		r.syncLoop(ctx)
+	}()
 	for {
 		gen, err := group.Next(ctx)
 		if err != nil {
@@ -128,14 +134,30 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		for _, pa := range gen.Assignments[cfg.Topics.Events] {
 			part := int32(pa.ID)
-			committed := pa.Offset
 			gen.Start(func(gctx context.Context) {
 				r.stats.Partitions.Add(1)
 				defer r.stats.Partitions.Add(-1)
-				r.ownPartition(gctx, gen, part, committed)
+				r.ownPartition(gctx, gen, part)
 			})
 		}
 		r.log.Info("partitions assigned", "generation", gen.ID, "partitions", len(gen.Assignments[cfg.Topics.Events]))
+	}
+}
+
+// syncLoop makes committed state durable every SyncInterval, so that no
+// commit on the hot path waits for an fsync.
+func (r *Runner) syncLoop(ctx context.Context) {
+	t := time.NewTicker(r.proc.cfg.State.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.opts.Store.Sync(); err != nil {
+				r.log.Error("state sync failed", "err", err)
+			}
+		}
 	}
 }
 
@@ -144,11 +166,11 @@ func (r *Runner) Close() error { return r.writer.Close() }
 
 // ownPartition runs a PartitionWorker until the partition is revoked,
 // restarting it from the committed state after errors.
-func (r *Runner) ownPartition(ctx context.Context, gen *kafka.Generation, part int32, groupOffset int64) {
+func (r *Runner) ownPartition(ctx context.Context, gen *kafka.Generation, part int32) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		w := &PartitionWorker{runner: r, gen: gen, partition: part}
-		err := w.run(ctx, groupOffset)
+		err := w.run(ctx)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
@@ -171,7 +193,7 @@ type PartitionWorker struct {
 	partition int32
 }
 
-func (w *PartitionWorker) run(ctx context.Context, groupOffset int64) error {
+func (w *PartitionWorker) run(ctx context.Context) error {
 	r := w.runner
 	cfg := r.proc.cfg
 	topic := cfg.Topics.Events
@@ -185,10 +207,10 @@ func (w *PartitionWorker) run(ctx context.Context, groupOffset int64) error {
 		return err
 	}
 	if !ok {
-		next = groupOffset
-		if next < 0 {
-			next = kafka.FirstOffset
-		}
+		// No state for this partition: build it from the first record. The
+		// group's committed offset is not used, it may be ahead of lost
+		// state (only the offset stored with the state is the truth).
+		next = kafka.FirstOffset
 	}
 	reader := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        r.opts.Brokers,
