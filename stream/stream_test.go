@@ -186,9 +186,13 @@ func TestReplayIsByteIdentical(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := mustProcessor(t, campaignYAML)
-	a := replay(t, p, string(data))
-	b := replay(t, mustProcessor(t, campaignYAML), string(data))
+	const yaml = `
+campaigns:
+  - {id: opened, trigger: {event: Application Opened}, channels: [push, inapp], template: hi}
+  - {id: bought, trigger: {event: Order Completed}, channels: [email, sms, push], template: thanks}
+`
+	a := replay(t, mustProcessor(t, yaml), string(data))
+	b := replay(t, mustProcessor(t, yaml), string(data))
 	if len(a.decisions) == 0 || len(a.facts) == 0 {
 		t.Fatalf("the fixture should produce decisions and facts (got %d, %d bytes)", len(a.decisions), len(a.facts))
 	}

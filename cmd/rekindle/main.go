@@ -5,6 +5,7 @@
 //	rekindle broker   the embedded Kafka-protocol broker alone
 //	rekindle replay   the processing code over a file of events, no Kafka
 //	rekindle user     print one user's record from the state directory
+//	rekindle generate synthetic Segment Spec events, one per line
 package main
 
 import (
@@ -26,6 +27,7 @@ Usage:
   rekindle broker [--listen 127.0.0.1:9092] [--partitions 8] [--data-dir DIR]
   rekindle replay --config rekindle.yaml --events events.jsonl --out decisions.jsonl [--facts facts.jsonl] [--dlq dlq.jsonl] [--until RFC3339]
   rekindle user   --config rekindle.yaml --id USER_ID
+  rekindle generate [--count 10000] [--users 5000] [--seed 1] [--malformed 0.01] > events.jsonl
 
 Run 'rekindle COMMAND -h' for a command's flags.
 `
@@ -52,6 +54,8 @@ func main() {
 		err = cmdReplay(ctx, args)
 	case "user":
 		err = cmdUser(args)
+	case "generate":
+		err = cmdGenerate(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
