@@ -50,7 +50,8 @@ func (ps *PartitionState) apply(rec *state.UserRecord, ev *segment.Event, in *In
 	if ev.Type == segment.TypeAlias && ev.PreviousID != "" && rec.AnonymousID == "" {
 		rec.AnonymousID = strings.Clone(ev.PreviousID)
 	}
-	if s := surfaceIndex(ev.Surface); s >= 0 {
+	// An uninstall is reported by the platform, not by the user being there.
+	if s := surfaceIndex(ev.Surface); s >= 0 && ev.Kind != segment.KindAppUninstalled {
 		if rec.FirstSeen[s] == 0 || t < rec.FirstSeen[s] {
 			rec.FirstSeen[s] = t
 		}
