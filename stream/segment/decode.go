@@ -81,6 +81,13 @@ func NewDecoder(opts DecoderOptions) *Decoder {
 // present one, and properties only on the kinds that give them meaning
 // (elsewhere a known property of the wrong type is left zero). A null value
 // counts as absent.
+//
+// Surface is decided by the first rule that applies: properties.surface
+// "app", "web" or "store"; SurfaceNone for message and consent kinds (push,
+// email and SMS events, Unsubscribed, permission and subscription changes);
+// context.channel "store"; screen is app, page is web; a track named
+// "Application ..." or a context.app is app; a context.page or
+// context.userAgent is web; a context.device or context.os is app.
 func (d *Decoder) Decode(data []byte, now int64, ev *Event) error {
 	*ev = Event{}
 	maxBytes := d.maxBytes
@@ -188,32 +195,10 @@ func (d *Decoder) fill(s *scanner, now int64, ev *Event) error {
 	}
 
 	// event time
-	for _, tf := range [...]field{fTimestamp, fOriginalTimestamp, fReceivedAt} {
-		sp := f[tf]
-		if !sp.kind.present() {
-			continue
+	if tf := s.firstPresent(fTimestamp, fOriginalTimestamp, fReceivedAt); tf != fNone {
+		if ev.Timestamp, err = d.timestamp(s, tf, now); err != nil {
+			return err
 		}
-		if sp.kind != jsString {
-			return s.wrongType(tf, "an RFC 3339 string")
-		}
-		t := s.text(sp)
-		ms, ok := parseTimestamp(t)
-		if !ok {
-			return &DecodeError{Reason: ReasonBadTimestamp, Field: fieldNames[tf],
-				Detail: "is " + quoteSnippet(t) + ", want RFC 3339 (2006-01-02T15:04:05.999Z)"}
-		}
-		skew := d.maxSkewMS
-		if skew == 0 {
-			skew = DefaultMaxFutureSkew.Milliseconds()
-		}
-		if now != 0 && ms > now && ms-now > skew {
-			return &DecodeError{Reason: ReasonFutureTimestamp, Field: fieldNames[tf],
-				Detail: "is " + quoteSnippet(t) + ", more than " +
-					(time.Duration(skew) * time.Millisecond).String() + " after now (" +
-					time.UnixMilli(now).UTC().Format(time.RFC3339Nano) + ")"}
-		}
-		ev.Timestamp = ms
-		break
 	}
 
 	// containers
@@ -227,20 +212,16 @@ func (d *Decoder) fill(s *scanner, now int64, ev *Event) error {
 	}
 
 	// traits: top-level traits win over context.traits
-	if ev.Timezone, err = s.first(fCtxTimezone, fTraitsTimezone, fCtxTraitsTimezone); err != nil {
+	if ev.Timezone, err = s.string(s.firstPresent(fCtxTimezone, fTraitsTimezone, fCtxTraitsTimezone)); err != nil {
 		return err
 	}
-	if ev.Email, err = s.first(fTraitsEmail, fCtxTraitsEmail); err != nil {
+	if ev.Email, err = s.string(s.firstPresent(fTraitsEmail, fCtxTraitsEmail)); err != nil {
 		return err
 	}
-	if ev.Country, err = s.first(fTraitsCountry, fCtxTraitsCountry); err != nil {
+	if ev.Country, err = s.string(s.firstPresent(fTraitsCountry, fCtxTraitsCountry)); err != nil {
 		return err
 	}
-	phone := fTraitsPhone
-	if !f[phone].kind.present() {
-		phone = fCtxTraitsPhone
-	}
-	if ev.Phone, err = s.id(phone); err != nil {
+	if ev.Phone, err = s.id(s.firstPresent(fTraitsPhone, fCtxTraitsPhone)); err != nil {
 		return err
 	}
 
@@ -249,6 +230,31 @@ func (d *Decoder) fill(s *scanner, now int64, ev *Event) error {
 	}
 	ev.Surface = s.surface(ev)
 	return nil
+}
+
+// timestamp returns the time of field f in Unix ms.
+func (d *Decoder) timestamp(s *scanner, f field, now int64) (int64, error) {
+	sp := s.f[f]
+	if sp.kind != jsString {
+		return 0, s.wrongType(f, "an RFC 3339 string")
+	}
+	t := s.text(sp)
+	ms, ok := parseTimestamp(t)
+	if !ok {
+		return 0, &DecodeError{Reason: ReasonBadTimestamp, Field: fieldNames[f],
+			Detail: "is " + quoteSnippet(t) + ", want RFC 3339 (2006-01-02T15:04:05.999Z)"}
+	}
+	skew := d.maxSkewMS
+	if skew == 0 {
+		skew = DefaultMaxFutureSkew.Milliseconds()
+	}
+	if now != 0 && ms > now && ms-now > skew {
+		return 0, &DecodeError{Reason: ReasonFutureTimestamp, Field: fieldNames[f],
+			Detail: "is " + quoteSnippet(t) + ", more than " +
+				(time.Duration(skew) * time.Millisecond).String() + " after now (" +
+				time.UnixMilli(now).UTC().Format(time.RFC3339Nano) + ")"}
+	}
+	return ms, nil
 }
 
 // text returns a captured string's value.
@@ -296,14 +302,15 @@ func (s *scanner) id(f field) (string, error) {
 	return s.string(f)
 }
 
-// first returns the first present of a chain of optional string fields.
-func (s *scanner) first(fs ...field) (string, error) {
+// firstPresent returns the first of fs that is present and not null, or
+// fNone.
+func (s *scanner) firstPresent(fs ...field) field {
 	for _, f := range fs {
 		if s.f[f].kind.present() {
-			return s.string(f)
+			return f
 		}
 	}
-	return "", nil
+	return fNone
 }
 
 // isMessage reports whether a kind is about a message or a consent change
@@ -356,19 +363,14 @@ func (s *scanner) properties(ev *Event) error {
 		}
 		*p.dst = v
 	}
-	for _, rf := range [...]field{fPropRevenue, fPropTotal, fPropValue} {
-		if !f[rf].kind.present() {
-			continue
-		}
+	if rf := s.firstPresent(fPropRevenue, fPropTotal, fPropValue, fPropPrice); rf != fNone {
 		v, err := s.float(rf)
-		if err != nil {
-			if k == KindOrderCompleted || k == KindProductAdded {
-				return err
-			}
-			break
+		switch {
+		case err == nil:
+			ev.Revenue, ev.HasRevenue = v, true
+		case k == KindOrderCompleted || k == KindProductAdded:
+			return err
 		}
-		ev.Revenue, ev.HasRevenue = v, true
-		break
 	}
 	return nil
 }
@@ -397,7 +399,7 @@ func (s *scanner) float(f field) (float64, error) {
 	return v, nil
 }
 
-// surface decides where the user was active; see Surface.
+// surface decides where the user was active; the rules are on Decode.
 func (s *scanner) surface(ev *Event) Surface {
 	f := &s.f
 	if sp := f[fPropSurface]; sp.kind == jsString {

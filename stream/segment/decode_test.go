@@ -1,12 +1,16 @@
 package segment
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -694,7 +698,8 @@ func TestDecodeInvalidJSON(t *testing.T) {
 		`{` + base + `,"a":"` + "\n" + `"}`, `{` + base + `,"a":"` + "\x00" + `"}`, `{` + base + `,"a":"unterminated}`,
 		`{` + base + `,"a` + "\x01" + `":1}`, `{` + base + `,"a":"\`, `{` + base + `,"a":"\u`,
 		`{` + base + `,"a":1` + "\x0b" + `}`, `{` + base + `,"a":1` + "\u00a0" + `}`,
-		`{` + base + `,"a":[` + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth) + `]}`,
+		`{` + base + `,"a":` + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth) + `}`,
+		`{` + base + `,"a":` + strings.Repeat(`{"":`, maxDepth) + "1" + strings.Repeat("}", maxDepth) + `}`,
 		`{"type":"track","event":"E","userId":"u1"` + "\x00}",
 		`{"type":"track","event":"E","userId":"u1","properties":{"revenue":1,}}`,
 		`{"type":"track","event":"E","userId":"u1","context":{"app":{"name":"x"}}`,
@@ -795,6 +800,10 @@ var benchEvents = []struct {
 		`"network":{"wifi":true,"cellular":false,"carrier":"Orange"},"screen":{"width":393,"height":852,"density":3},` +
 		`"locale":"fr-FR","timezone":"Europe/Paris","library":{"name":"analytics-swift","version":"1.5.3"},` +
 		`"traits":{"email":"ann@example.com","country":"FR"}},"properties":{"from_background":true,"version":"5.1.0","build":"5100"}}`},
+	{name: "utf8", json: `{"type":"track","event":"Product Added","userId":"u-1042","timestamp":"2024-05-01T12:00:00+09:00",` +
+		`"context":{"locale":"ja-JP","timezone":"Asia/Tokyo","traits":{"name":"山田 花子","country":"JP"}},` +
+		`"properties":{"name":"抹茶ラテ（ホット）・Ｍサイズ","category":"飲み物／季節限定","price":480,"currency":"JPY",` +
+		`"description":"京都府宇治市産の抹茶を使用した、まろやかで香り高いラテです。","value":480}}`},
 	{name: "escaped", escaped: true, json: `{"type":"track","event":"SMS Received","userId":"u\u00e9\u00e8",` +
 		`"timestamp":"2024-05-01T12:00:00Z","properties":{"from":"+33600000000","body":"STOP\n\"merci\" \ud83d\ude00"}}`},
 }
@@ -813,6 +822,93 @@ func BenchmarkDecode(b *testing.B) {
 			for b.Loop() {
 				if err := d.Decode(data, now, &ev); err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestSpecial checks the eight-bytes-at-a-time string scan against the
+// byte table: the lowest flagged byte is the first byte that is not plain.
+func TestSpecial(t *testing.T) {
+	check := func(b [8]byte) {
+		want := 8
+		for i, c := range b {
+			if !plain[c] {
+				want = i
+				break
+			}
+		}
+		got := 8
+		if m := special(binary.LittleEndian.Uint64(b[:])); m != 0 {
+			got = bits.TrailingZeros64(m) >> 3
+		}
+		if got != want {
+			t.Fatalf("%q: first special byte at %d, want %d", b, got, want)
+		}
+	}
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			b := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
+			b[pos] = byte(c)
+			check(b)
+			for k := pos + 1; k < 8; k++ {
+				b[k] = byte(255 - c) // whatever follows must not matter
+			}
+			check(b)
+			for k := pos + 1; k < 8; k++ {
+				b[k] = byte(k * 37)
+			}
+			check(b)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 1 << 20 {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], r.Uint64()&^(r.Uint64()&0x8080808080808080))
+		check(b)
+	}
+}
+
+// TestUTF8Len checks the string scan's UTF-8 validation against unicode/utf8.
+func TestUTF8Len(t *testing.T) {
+	check := func(b []byte) {
+		want := 0
+		if r, size := utf8.DecodeRune(b); r != utf8.RuneError || size > 1 {
+			want = size
+		}
+		if got := utf8Len(b); got != want {
+			t.Fatalf("% x: length %d, want %d", b, got, want)
+		}
+	}
+	tails := []byte{0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF}
+	for b0 := 0x80; b0 < 0x100; b0++ {
+		check([]byte{byte(b0)})
+		for b1 := 0; b1 < 0x100; b1++ {
+			check([]byte{byte(b0), byte(b1)})
+			for b2 := 0; b2 < 0x100; b2++ {
+				check([]byte{byte(b0), byte(b1), byte(b2)})
+				if b0 >= 0xF0 {
+					for _, b3 := range tails {
+						check([]byte{byte(b0), byte(b1), byte(b2), b3})
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkEncodingJSONValid is a yardstick for BenchmarkDecode on a noisy
+// machine: encoding/json only validating the same events.
+func BenchmarkEncodingJSONValid(b *testing.B) {
+	for _, in := range benchEvents {
+		b.Run(in.name, func(b *testing.B) {
+			data := []byte(in.json)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if !json.Valid(data) {
+					b.Fatal("invalid")
 				}
 			}
 		})

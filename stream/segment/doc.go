@@ -1,5 +1,5 @@
 // Package segment decodes Segment Spec JSON messages (track, identify, page,
-// screen, alias) into Events in one allocation-free pass over the input; a
-// message is either fully decoded from well-formed JSON or refused with a
-// DecodeError whose Reason is a stable machine-readable constant.
+// screen, alias) into Events in a single pass that allocates only to unescape
+// strings; a message is either decoded whole from well-formed JSON or refused
+// with a DecodeError whose Reason is a stable, machine-readable constant.
 package segment

@@ -8,7 +8,7 @@ import (
 // Reasons a message is refused. They are stable and machine-readable: they
 // label dead-lettered messages and their counters.
 const (
-	ReasonInvalidJSON     = "invalid_json"     // not one well-formed JSON object (incl. invalid UTF-8)
+	ReasonInvalidJSON     = "invalid_json"     // not one well-formed JSON object; also invalid UTF-8, nesting deeper than 1000
 	ReasonTooLarge        = "too_large"        // longer than DecoderOptions.MaxBytes
 	ReasonMissingID       = "missing_id"       // neither userId nor anonymousId; alias without previousId
 	ReasonMissingEvent    = "missing_event"    // track without an event name

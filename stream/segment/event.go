@@ -48,14 +48,16 @@ type Event struct {
 	Timestamp int64
 
 	Surface  Surface
-	Timezone string // context.timezone, or traits.timezone
+	Timezone string // context.timezone, else traits.timezone, else context.traits.timezone
 
 	// Traits (identify traits, or context.traits on other types).
 	Email   string
 	Phone   string
 	Country string
 
-	// Properties the vocabulary gives meaning to.
+	// Properties the vocabulary gives meaning to. They are filled on every
+	// kind when well-typed; a wrong type is an error only on the kinds named
+	// here (elsewhere the field is left zero).
 	Granted    bool   // "Push Permission Changed", "Permission Changed"
 	HasGranted bool   // whether `granted` was present
 	Status     string // "Email/SMS Subscription Changed": subscribed|unsubscribed|...
@@ -63,7 +65,7 @@ type Event struct {
 	From       string // "SMS Received"
 	Body       string // "SMS Received"
 	Revenue    float64
-	HasRevenue bool   // revenue, total or value present on "Order Completed"/"Product Added"
+	HasRevenue bool   // revenue, else total, else value, else price; numeric strings too
 	Channel    string // properties.channel on message events ("push", "email", "sms")
 
 	// Properties is the raw JSON object of properties ("{}" or nil when absent),

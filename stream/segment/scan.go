@@ -99,6 +99,7 @@ const (
 	fPropRevenue
 	fPropTotal
 	fPropValue
+	fPropPrice
 	fPropChannel
 	fPropSurface // last child of properties
 
@@ -151,6 +152,7 @@ var fieldNames = [numFields]string{
 	fPropRevenue:       "properties.revenue",
 	fPropTotal:         "properties.total",
 	fPropValue:         "properties.value",
+	fPropPrice:         "properties.price",
 	fPropChannel:       "properties.channel",
 	fPropSurface:       "properties.surface",
 }
@@ -267,6 +269,8 @@ func lookupProperties(k string) field {
 		return fPropTotal
 	case "value":
 		return fPropValue
+	case "price":
+		return fPropPrice
 	case "channel":
 		return fPropChannel
 	case "surface":
@@ -619,14 +623,52 @@ func (s *scanner) str(i int) (int, bool) {
 			}
 		case c < 0x20:
 			return s.fail(i, "control character in string"), false
-		default:
-			r, size := utf8.DecodeRune(data[i:])
-			if r == utf8.RuneError && size == 1 {
-				return s.fail(i, "invalid UTF-8 in string"), false
+		default: // a run of multi-byte characters
+			for {
+				n := utf8Len(data[i:])
+				if n == 0 {
+					return s.fail(i, "invalid UTF-8 in string"), false
+				}
+				if i += n; i >= len(data) || data[i] < utf8.RuneSelf {
+					break
+				}
 			}
-			i += size
 		}
 	}
+}
+
+// utf8Len returns the length of the well-formed UTF-8 encoding of one
+// character at the start of b, whose first byte is not ASCII, or 0.
+func utf8Len(b []byte) int {
+	c := b[0]
+	lo, hi := byte(0x80), byte(0xBF) // the range of the second byte
+	switch {
+	case c >= 0xC2 && c <= 0xDF:
+		if len(b) >= 2 && b[1] >= lo && b[1] <= hi {
+			return 2
+		}
+	case c >= 0xE0 && c <= 0xEF:
+		switch c {
+		case 0xE0:
+			lo = 0xA0 // no overlong encodings
+		case 0xED:
+			hi = 0x9F // no surrogates
+		}
+		if len(b) >= 3 && b[1] >= lo && b[1] <= hi && b[2]&0xC0 == 0x80 {
+			return 3
+		}
+	case c >= 0xF0 && c <= 0xF4:
+		switch c {
+		case 0xF0:
+			lo = 0x90 // no overlong encodings
+		case 0xF4:
+			hi = 0x8F // nothing above U+10FFFF
+		}
+		if len(b) >= 4 && b[1] >= lo && b[1] <= hi && b[2]&0xC0 == 0x80 && b[3]&0xC0 == 0x80 {
+			return 4
+		}
+	}
+	return 0
 }
 
 // hex4 decodes four hex digits, or returns -1.

@@ -73,8 +73,8 @@ var DefaultVocabulary = map[string]Kind{
 	"Location Entered":           KindLocationEntered,
 }
 
-// KindByName returns the Kind for a vocabulary name ("Order Completed") or
-// the Go-style identifier used in config ("order_completed"), and whether it exists.
+// KindByName returns the Kind of a built-in vocabulary name ("Order
+// Completed"), and whether there is one.
 func KindByName(name string) (Kind, bool) {
 	if k, ok := DefaultVocabulary[name]; ok {
 		return k, true
