@@ -7,18 +7,16 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/rekindle/rekindle/sinks"
 	"github.com/rekindle/rekindle/sinks/broker"
+	"github.com/rekindle/rekindle/sinks/chtest"
 )
 
 // Topics of the tests (the defaults).
@@ -27,51 +25,11 @@ var (
 	allTopics  = append([]string{sinks.DefaultEventsTopic, sinks.DefaultDLQTopic, sinks.DefaultFactsTopic}, sendTopics...)
 )
 
-// clickHouseAddr is the server the tests use: $REKINDLE_CLICKHOUSE_ADDR, else
-// 127.0.0.1:9000.
-func clickHouseAddr() string {
-	if a := os.Getenv("REKINDLE_CLICKHOUSE_ADDR"); a != "" {
-		return a
-	}
-	return sinks.DefaultClickHouseAddr
-}
+func clickHouseAddr() string { return chtest.Addr() }
 
-// requireClickHouse fails the test in CI when ClickHouse is not reachable,
-// and skips it elsewhere.
-func requireClickHouse(t *testing.T) string {
-	t.Helper()
-	addr := clickHouseAddr()
-	if sinks.Reachable(addr, 2*time.Second) {
-		return addr
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("ClickHouse is not reachable on %s, and CI is set (.ci/run starts it)", addr)
-	}
-	t.Skipf("ClickHouse is not reachable on %s; start one (see .ci/run) or set REKINDLE_CLICKHOUSE_ADDR", addr)
-	return ""
-}
+func requireClickHouse(t *testing.T) string { t.Helper(); return chtest.Require(t) }
 
-var nonIdent = regexp.MustCompile(`[^A-Za-z0-9_]+`)
-
-// testDatabase returns a database name unique to this test run, dropped when
-// the test ends.
-func testDatabase(t *testing.T, addr string) string {
-	t.Helper()
-	name := strings.ToLower(nonIdent.ReplaceAllString(t.Name(), "_"))
-	db := fmt.Sprintf("rekindle_test_%s_%d_%d", name, os.Getpid(), time.Now().UnixNano()%1e9)
-	t.Cleanup(func() {
-		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}})
-		if err != nil {
-			t.Logf("drop %s: %v", db, err)
-			return
-		}
-		defer conn.Close()
-		if err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS `"+db+"`"); err != nil {
-			t.Logf("drop %s: %v", db, err)
-		}
-	})
-	return db
-}
+func testDatabase(t *testing.T, addr string) string { t.Helper(); return chtest.Database(t, addr) }
 
 func startBroker(t *testing.T) []string {
 	t.Helper()

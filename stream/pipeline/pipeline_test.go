@@ -15,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/rekindle/rekindle/sinks"
 	"github.com/rekindle/rekindle/sinks/broker"
+	"github.com/rekindle/rekindle/sinks/chtest"
 	"github.com/rekindle/rekindle/state"
 	"github.com/rekindle/rekindle/stream"
 )
@@ -215,11 +217,13 @@ func checkDecisions(t *testing.T, s *scenario, got map[string]string) {
 }
 
 func TestEndToEndThroughEmbeddedBroker(t *testing.T) {
+	chAddr := chtest.Require(t)
+	db := chtest.Database(t, chAddr)
 	b := startBroker(t)
 	s := newScenario(300)
 	produce(t, b.Addrs(), "events", s.records)
 
-	cfg := testConfig(t, b.Addrs(), t.TempDir(), "")
+	cfg := testConfig(t, b.Addrs(), t.TempDir(), "clickhouse:\n  addr: "+chAddr+"\n  database: "+db+"\n  flush_interval: 200ms\n")
 	p, err := Start(context.Background(), Options{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
@@ -254,6 +258,43 @@ func TestEndToEndThroughEmbeddedBroker(t *testing.T) {
 	}
 	if suppressions != len(s.suppress) {
 		t.Errorf("%d suppressions, want %d", suppressions, len(s.suppress))
+	}
+
+	// ClickHouse holds the same decisions, suppressions, events and dead letters.
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	count := func(q string) uint64 {
+		var n uint64
+		if err := conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	waitFor(t, "the loader to load every decision, suppression, event and dead letter", time.Minute, func() bool {
+		return count("SELECT count() FROM "+db+".decisions FINAL") == uint64(len(s.push)+len(s.email)) &&
+			count("SELECT count() FROM "+db+".suppressions FINAL") == uint64(len(s.suppress)) &&
+			count("SELECT count() FROM "+db+".events FINAL WHERE message_id != ''") == uint64(wantEvents) &&
+			count("SELECT count() FROM "+db+".dlq FINAL") == uint64(s.malformed)
+	})
+	rows, err := conn.Query(context.Background(), "SELECT user_id, channel FROM "+db+".decisions FINAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := map[string]string{}
+	for rows.Next() {
+		var u, ch string
+		if err := rows.Scan(&u, &ch); err != nil {
+			t.Fatal(err)
+		}
+		loaded[u] = ch
+	}
+	rows.Close()
+	checkDecisions(t, s, loaded)
+	if n := count("SELECT count() FROM " + db + ".consent_changes FINAL"); n != uint64(len(s.push)+len(s.email)) {
+		t.Errorf("%d consent changes in ClickHouse, want %d", n, len(s.push)+len(s.email))
 	}
 
 	// The HTTP API shows a user's record; errors say what was wrong.
