@@ -152,6 +152,9 @@ func (p *Processor) NewPartitionState(store *state.Partition, partition int32) (
 	if err != nil {
 		return nil, err
 	}
+	if seq == 0 {
+		seq = 1 // dense id 0 would read as "none assigned"
+	}
 	return &PartitionState{
 		proc:      p,
 		partition: partition,

@@ -45,7 +45,7 @@ type ReplayStats struct {
 func Replay(ctx context.Context, proc *Processor, opts ReplayOptions) (ReplayStats, error) {
 	var stats ReplayStats
 	cfg := proc.cfg
-	store, err := state.Open(state.Options{Dir: "replay", FS: vfs.NewMem()})
+	store, err := state.Open(state.Options{Dir: "replay", FS: vfs.NewMem(), Logf: func(string, ...any) {}})
 	if err != nil {
 		return stats, err
 	}

@@ -210,18 +210,24 @@ func cmdUser(args []string) error {
 	if _, err := os.Stat(cfg.State.Dir); err != nil {
 		return fmt.Errorf("state directory %s (state.dir): %w", cfg.State.Dir, err)
 	}
-	store, err := state.Open(state.Options{Dir: cfg.State.Dir})
+	store, err := state.Open(state.Options{Dir: cfg.State.Dir, Logf: func(string, ...any) {}})
 	if err != nil {
 		return fmt.Errorf("%w (while rekindle runs, use its HTTP API: GET /v1/users/%s)", err, *id)
 	}
 	defer store.Close()
 	var rec state.UserRecord
-	found, err := store.Partition(partitionOf(*id, n)).GetUser(*id, &rec)
+	home := partitionOf(*id, n)
+	found, err := store.Partition(home).GetUser(*id, &rec)
+	for part := int32(0); err == nil && !found && part < int32(n); part++ {
+		if part != home { // a producer that does not partition with murmur2
+			found, err = store.Partition(part).GetUser(*id, &rec)
+		}
+	}
 	if err != nil {
 		return err
 	}
 	if !found {
-		return fmt.Errorf("user %q not found in %s (partition %d of %d)", *id, cfg.State.Dir, partitionOf(*id, n), n)
+		return fmt.Errorf("user %q not found in %s (%d partitions searched)", *id, cfg.State.Dir, n)
 	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")

@@ -34,7 +34,14 @@ func (p *Pipeline) getUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var rec state.UserRecord
-	found, err := p.Store.Partition(p.PartitionOf(id)).GetUser(id, &rec)
+	home := p.PartitionOf(id)
+	found, err := p.Store.Partition(home).GetUser(id, &rec)
+	// Producers that do not partition with murmur2 put users elsewhere.
+	for part := int32(0); err == nil && !found && part < int32(p.Partitions); part++ {
+		if part != home {
+			found, err = p.Store.Partition(part).GetUser(id, &rec)
+		}
+	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

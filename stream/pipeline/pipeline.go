@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,7 +99,9 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		return p, err
 	}
 
-	if p.Store, err = state.Open(state.Options{Dir: cfg.State.Dir}); err != nil {
+	if p.Store, err = state.Open(state.Options{Dir: cfg.State.Dir, Logf: func(format string, args ...any) {
+		log.Debug("pebble: " + strings.TrimSpace(fmt.Sprintf(format, args...)))
+	}}); err != nil {
 		return p, err
 	}
 	if p.Runner, err = stream.NewRunner(proc, stream.RunnerOptions{Brokers: p.Brokers, Store: p.Store, Logger: log, Hooks: opts.Hooks}); err != nil {
@@ -196,7 +199,8 @@ func (p *Pipeline) Err() error {
 }
 
 // PartitionOf returns the events-topic partition of a user id, as the
-// murmur2 partitioner assigns it.
+// murmur2 partitioner assigns it. (A producer with another partitioner puts
+// the user elsewhere; GET /v1/users then looks in every partition.)
 func (p *Pipeline) PartitionOf(userID string) int32 {
 	return stream.PartitionOf(userID, p.Partitions)
 }

@@ -1,0 +1,390 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Defaults for Options and the Pebble tuning behind them.
+const (
+	// DefaultCacheBytes is the Pebble block cache size when
+	// Options.CacheBytes is 0.
+	DefaultCacheBytes = 64 << 20
+
+	// memTableBytes is large so that a burst of batch commits is absorbed in
+	// memory and flushed as few, large L0 files.
+	memTableBytes = 64 << 20
+	// memTableStopWrites memtables may queue for flushing before writes stall.
+	memTableStopWrites = 4
+	// l0CompactionThreshold and l0StopWrites bound L0 read amplification:
+	// compact early, stall only far later, so ingest bursts do not stall.
+	l0CompactionThreshold = 4
+	l0StopWrites          = 32
+	// lBaseMaxBytes sized to a few memtables so that L0→Lbase compactions
+	// stay proportionate.
+	lBaseMaxBytes = 256 << 20
+	// maxCompactions is the upper bound of concurrent compactions; one runs
+	// normally, more when L0 or compaction debt builds up.
+	maxCompactions = 4
+)
+
+// Options configures a Store. The zero value, apart from Dir, is valid.
+type Options struct {
+	// Dir is the directory holding the Pebble database. Required.
+	Dir string
+	// FS is the file system Dir lives in; nil means the disk (vfs.Default).
+	// Tests use vfs.NewMem().
+	FS vfs.FS
+	// CacheBytes is the Pebble block cache size; 0 means DefaultCacheBytes.
+	CacheBytes int64
+	// Logf receives Pebble's informational messages (WAL recovery,
+	// flushes, ...); nil means the standard library logger. Pebble's errors
+	// always go to the standard library logger.
+	Logf func(format string, args ...any)
+}
+
+// Validate reports whether o can be used to open a Store.
+func (o *Options) Validate() error {
+	if o.Dir == "" {
+		return errors.New("state: options: Dir is required")
+	}
+	if o.CacheBytes < 0 {
+		return fmt.Errorf("state: options: CacheBytes %d is negative", o.CacheBytes)
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = DefaultCacheBytes
+	}
+	return o
+}
+
+// pebbleOptions is the write-heavy tuning. The WAL stays enabled: it is what
+// makes a committed batch survive a crash (guarantee 1).
+func (o Options) pebbleOptions(cache *pebble.Cache) *pebble.Options {
+	po := &pebble.Options{
+		FS:                          o.FS,
+		Cache:                       cache,
+		FormatMajorVersion:          pebble.FormatNewest,
+		MemTableSize:                memTableBytes,
+		MemTableStopWritesThreshold: memTableStopWrites,
+		L0CompactionThreshold:       l0CompactionThreshold,
+		L0StopWritesThreshold:       l0StopWrites,
+		LBaseMaxBytes:               lBaseMaxBytes,
+		CompactionConcurrencyRange:  func() (int, int) { return 1, maxCompactions },
+		DisableWAL:                  false,
+	}
+	if o.Logf != nil {
+		po.Logger = infoLogger(o.Logf)
+	}
+	// Point reads of user records dominate reads: bloom filters on every level
+	// (L1+ inherit L0's setting).
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	po.EnsureDefaults()
+	return po
+}
+
+// infoLogger sends Pebble's informational messages to a function, and its
+// errors to Pebble's default logger.
+type infoLogger func(format string, args ...any)
+
+var _ pebble.Logger = infoLogger(nil)
+
+func (l infoLogger) Infof(format string, args ...any) { l(format, args...) }
+func (l infoLogger) Errorf(format string, args ...any) {
+	pebble.DefaultLogger.Errorf(format, args...)
+}
+func (l infoLogger) Fatalf(format string, args ...any) {
+	pebble.DefaultLogger.Fatalf(format, args...)
+}
+
+// Store is the Pebble database holding every partition's state. It is safe
+// for concurrent use; each Partition handle belongs to one goroutine.
+type Store struct {
+	db      *pebble.DB
+	dir     string
+	closed  atomic.Bool
+	batches sync.Pool // *Batch with its reused key and value buffers
+}
+
+// Open opens (creating if needed) the store in opts.Dir.
+func Open(opts Options) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	cache := pebble.NewCache(opts.CacheBytes)
+	defer cache.Unref() // the DB holds its own reference
+	db, err := pebble.Open(opts.Dir, opts.pebbleOptions(cache))
+	if err != nil {
+		return nil, fmt.Errorf("state: open %s: %w", opts.Dir, err)
+	}
+	return &Store{db: db, dir: opts.Dir}, nil
+}
+
+// Close closes the store; committed batches are durable across Close even
+// if they were committed without sync. Close must not run concurrently with
+// other calls, and the store cannot be used afterwards.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return fmt.Errorf("state: close %s: already closed", s.dir)
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("state: close %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// Sync makes every batch committed so far durable, including those
+// committed with Commit(false).
+func (s *Store) Sync() error {
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("state: sync %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// Metrics returns Pebble's metrics as a human-readable table.
+func (s *Store) Metrics() string {
+	return s.db.Metrics().String()
+}
+
+// Partition returns the handle to partition p's state. Handles are cheap;
+// a handle must be used by one goroutine at a time (the partition's owner),
+// other goroutines take their own.
+func (s *Store) Partition(p int32) *Partition {
+	return &Partition{s: s, p: p}
+}
+
+// Partition is one Kafka partition's slice of the store: user records,
+// the next input offset and the dense-id sequence.
+type Partition struct {
+	s   *Store
+	p   int32
+	key []byte // scratch for point reads
+}
+
+// ID returns the partition number.
+func (p *Partition) ID() int32 { return p.p }
+
+// get returns the value at key, or found false. The value is only valid
+// until the returned closer is closed.
+func (p *Partition) get(key []byte) (val []byte, closer io.Closer, found bool, err error) {
+	v, c, err := p.s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil, false, nil
+	}
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return v, c, true, nil
+}
+
+// Offset returns the next input offset to consume, stored by the last
+// committed batch; ok is false if no batch stored one.
+func (p *Partition) Offset() (next int64, ok bool, err error) {
+	p.key = appendKey(p.key[:0], p.p, kindOffset)
+	v, closer, found, err := p.get(p.key)
+	if err != nil || !found {
+		if err != nil {
+			err = fmt.Errorf("state: get offset of partition %d: %w", p.p, err)
+		}
+		return 0, false, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, false, fmt.Errorf("state: get offset of partition %d: value is %d bytes, want 8", p.p, len(v))
+	}
+	return int64(binary.BigEndian.Uint64(v)), true, nil
+}
+
+// DenseSeq returns the next dense-id sequence to hand out (see DenseID),
+// 0 if none was stored.
+func (p *Partition) DenseSeq() (uint32, error) {
+	p.key = appendKey(p.key[:0], p.p, kindDenseSeq)
+	v, closer, found, err := p.get(p.key)
+	if err != nil || !found {
+		if err != nil {
+			err = fmt.Errorf("state: get dense seq of partition %d: %w", p.p, err)
+		}
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) != 4 {
+		return 0, fmt.Errorf("state: get dense seq of partition %d: value is %d bytes, want 4", p.p, len(v))
+	}
+	return binary.BigEndian.Uint32(v), nil
+}
+
+// GetUser resets r and decodes the user's record into it; found is false
+// (and r zero) if the partition has no record for userID.
+func (p *Partition) GetUser(userID string, r *UserRecord) (found bool, err error) {
+	*r = UserRecord{}
+	p.key = appendUserKey(p.key[:0], p.p, userID)
+	v, closer, found, err := p.get(p.key)
+	if err != nil || !found {
+		if err != nil {
+			err = fmt.Errorf("state: get user %q in partition %d: %w", userID, p.p, err)
+		}
+		return false, err
+	}
+	defer closer.Close()
+	if err := DecodeRecord(v, r); err != nil {
+		return false, fmt.Errorf("state: get user %q in partition %d: %w", userID, p.p, err)
+	}
+	if r.UserID != userID {
+		return false, fmt.Errorf("state: get user %q in partition %d: record holds user %q", userID, p.p, r.UserID)
+	}
+	return true, nil
+}
+
+// ForEachUser calls fn with every user record of the partition in key
+// (user id byte) order, stopping at the first error, which it returns. The
+// record is reused between calls: fn must copy what it keeps.
+func (p *Partition) ForEachUser(fn func(r *UserRecord) error) error {
+	lower := appendKey(nil, p.p, kindUser)
+	upper := appendKey(nil, p.p, kindUser+1)
+	it, err := p.s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("state: iterate users of partition %d: %w", p.p, err)
+	}
+	var r UserRecord
+	for valid := it.First(); valid; valid = it.Next() {
+		key := it.Key()
+		v, err := it.ValueAndErr()
+		if err == nil {
+			err = DecodeRecord(v, &r)
+		}
+		if err == nil && r.UserID != string(key[partitionPrefixLen:]) {
+			err = fmt.Errorf("record holds user %q", r.UserID)
+		}
+		if err != nil {
+			_ = it.Close()
+			return fmt.Errorf("state: iterate users of partition %d: user %q: %w", p.p, key[partitionPrefixLen:], err)
+		}
+		if err := fn(&r); err != nil {
+			_ = it.Close()
+			return err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("state: iterate users of partition %d: %w", p.p, err)
+	}
+	return nil
+}
+
+// Drop deletes everything stored for the partition (records, offset, dense
+// sequence, timers) with one durable range deletion.
+func (p *Partition) Drop() error {
+	start := binary.BigEndian.AppendUint32(nil, uint32(p.p))
+	end := appendKey(nil, p.p, kindEnd)
+	if err := p.s.db.DeleteRange(start, end, pebble.Sync); err != nil {
+		return fmt.Errorf("state: drop partition %d: %w", p.p, err)
+	}
+	return nil
+}
+
+// NewBatch returns an empty batch of writes to the partition. Close it when
+// done; it is recycled.
+func (p *Partition) NewBatch() *Batch {
+	b, _ := p.s.batches.Get().(*Batch)
+	if b == nil {
+		b = &Batch{}
+	}
+	b.s = p.s
+	b.p = p.p
+	b.pb = p.s.db.NewBatch()
+	return b
+}
+
+// Batch collects writes to one partition and commits them atomically: the
+// user records and the next offset written into one batch become durable
+// together or not at all. A batch is used by one goroutine.
+type Batch struct {
+	s   *Store
+	p   int32
+	pb  *pebble.Batch
+	key []byte // reused key buffer
+	val []byte // reused encoding buffer
+}
+
+// PutUser stores r under r.UserID, replacing any previous record.
+func (b *Batch) PutUser(r *UserRecord) {
+	b.key = appendUserKey(b.key[:0], b.p, r.UserID)
+	b.val = AppendRecord(b.val[:0], r)
+	_ = b.pb.Set(b.key, b.val, nil) // cannot fail on a non-indexed batch
+}
+
+// DeleteUser removes the user's record.
+func (b *Batch) DeleteUser(userID string) {
+	b.key = appendUserKey(b.key[:0], b.p, userID)
+	_ = b.pb.Delete(b.key, nil)
+}
+
+// SetOffset records next as the partition's next input offset.
+func (b *Batch) SetOffset(next int64) {
+	b.key = appendKey(b.key[:0], b.p, kindOffset)
+	b.val = binary.BigEndian.AppendUint64(b.val[:0], uint64(next))
+	_ = b.pb.Set(b.key, b.val, nil)
+}
+
+// SetDenseSeq records seq as the partition's next dense-id sequence.
+func (b *Batch) SetDenseSeq(seq uint32) {
+	b.key = appendKey(b.key[:0], b.p, kindDenseSeq)
+	b.val = binary.BigEndian.AppendUint32(b.val[:0], seq)
+	_ = b.pb.Set(b.key, b.val, nil)
+}
+
+// Len returns the number of writes in the batch.
+func (b *Batch) Len() int { return int(b.pb.Count()) }
+
+// Commit applies the batch atomically: after a crash either all of its
+// writes are there or none. With sync, Commit returns once the batch is on
+// stable storage. Without, it returns once the batch is visible to reads and
+// queued for the WAL; it is then guaranteed durable only after a later
+// synced commit or Store.Sync returns, and a crash before that may lose it
+// (and the batches after it) as a whole. After Commit, successful or not,
+// the batch is empty and can be reused.
+func (b *Batch) Commit(sync bool) error {
+	wo := pebble.NoSync
+	if sync {
+		wo = pebble.Sync
+	}
+	err := b.pb.Commit(wo)
+	b.pb.Reset()
+	if err != nil {
+		return fmt.Errorf("state: commit batch of partition %d: %w", b.p, err)
+	}
+	return nil
+}
+
+// Close discards uncommitted writes and recycles the batch, which must not
+// be used afterwards.
+func (b *Batch) Close() {
+	if b.pb == nil {
+		return
+	}
+	_ = b.pb.Close()
+	s := b.s
+	*b = Batch{key: b.key[:0], val: b.val[:0]}
+	if cap(b.val) <= maxPooledValueBytes {
+		s.batches.Put(b)
+	}
+}
+
+// maxPooledValueBytes keeps a batch whose buffer grew on one huge record out
+// of the pool.
+const maxPooledValueBytes = 64 << 10
