@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -185,7 +186,7 @@ func sum(xs []int64) int64 {
 	return s
 }
 
-func cmdUser(args []string) error {
+func cmdUser(args []string, out io.Writer) error {
 	fs := newFlags("user")
 	config := fs.String("config", "", "configuration file (YAML); its state.dir is read")
 	id := fs.String("id", "", "user id (required)")
@@ -229,7 +230,7 @@ func cmdUser(args []string) error {
 	if !found {
 		return fmt.Errorf("user %q not found in %s (%d partitions searched)", *id, cfg.State.Dir, n)
 	}
-	enc := json.NewEncoder(os.Stdout)
+	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(stream.ViewUser(&rec))
 }

@@ -53,7 +53,7 @@ func main() {
 	case "replay":
 		err = cmdReplay(ctx, args)
 	case "user":
-		err = cmdUser(args)
+		err = cmdUser(args, os.Stdout)
 	case "generate":
 		err = cmdGenerate(args)
 	case "help", "-h", "--help":

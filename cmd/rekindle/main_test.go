@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rekindle/rekindle/state"
+	"github.com/rekindle/rekindle/stream"
+)
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const cliConfig = `
+campaigns:
+  - id: thanks
+    trigger: {event: Order Completed}
+    channels: [email]
+    template: thank-you
+`
+
+func TestReplayCommandWritesIdenticalFiles(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "rekindle.yaml", cliConfig)
+	events := filepath.Join("..", "..", "stream", "testdata", "replay_events.jsonl")
+	var outs [2][3][]byte
+	for i := range outs {
+		d, f, q := filepath.Join(dir, "d.jsonl"), filepath.Join(dir, "f.jsonl"), filepath.Join(dir, "q.jsonl")
+		if err := cmdReplay(context.Background(), []string{"--config", cfg, "--events", events, "--out", d, "--facts", f, "--dlq", q}); err != nil {
+			t.Fatal(err)
+		}
+		for j, p := range []string{d, f, q} {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs[i][j] = b
+		}
+	}
+	if len(outs[0][1]) == 0 || len(outs[0][2]) == 0 {
+		t.Fatal("replay of the fixture wrote no facts or no dead letters")
+	}
+	for j := range outs[0] {
+		if !bytes.Equal(outs[0][j], outs[1][j]) {
+			t.Errorf("output %d differs between two replays of the same file", j)
+		}
+	}
+}
+
+func TestCommandErrorsSayWhatIsWrong(t *testing.T) {
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "bad.yaml", "kafka:\n  brokers: [nohost]\n")
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{cmdRun(context.Background(), nil, []string{"--config", bad}), `bad.yaml:2: kafka.brokers[0]: "nohost": want host:port`},
+		{cmdReplay(context.Background(), []string{"--config", bad}), "--events and --out are required"},
+		{cmdReplay(context.Background(), []string{"--events", "x", "--out", "y", "--until", "tomorrow"}), `--until "tomorrow"`},
+		{cmdUser([]string{"--id", "u1", "--config", writeFile(t, dir, "s.yaml", "state:\n  dir: "+filepath.Join(dir, "none")+"\n")}, nil), "state directory"},
+		{cmdBroker(context.Background(), nil, []string{"--partitions", "0"}), "--partitions 0"},
+		{cmdDemo(context.Background(), nil, []string{"--rate", "-5"}), "rate -5"},
+		{cmdGenerate([]string{"extra"}), `unexpected argument "extra"`},
+	}
+	for i, c := range cases {
+		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
+			t.Errorf("case %d: error %v, want it to contain %q", i, c.err, c.want)
+		}
+	}
+}
+
+func TestUserCommandPrintsTheRecord(t *testing.T) {
+	dir := t.TempDir()
+	stateDir := filepath.Join(dir, "state")
+	cfgPath := writeFile(t, dir, "rekindle.yaml", cliConfig+"kafka:\n  partitions: 4\nstate:\n  dir: "+stateDir+"\n")
+	cfg, err := stream.LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc, err := stream.NewProcessor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := state.Open(state.Options{Dir: stateDir, Logf: func(string, ...any) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := stream.PartitionOf("ada", 4)
+	ps, err := proc.NewPartitionState(store.Partition(part), part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := stream.Input{Topic: "events", Partition: part, Value: []byte(`{"type":"identify","userId":"ada","messageId":"1","timestamp":"2026-02-01T08:00:00Z","traits":{"email":"ada@example.com","timezone":"Europe/London"}}`)}
+	if err := ps.Process(&in); err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.Commit(1, true); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+
+	var out bytes.Buffer
+	if err := cmdUser([]string{"--config", cfgPath, "--id", "ada"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var v stream.UserView
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
+		t.Fatalf("%v in %s", err, out.Bytes())
+	}
+	if v.UserID != "ada" || v.Email != "ada@example.com" || v.Timezone != "Europe/London" || v.Events != 1 {
+		t.Errorf("printed record: %s", out.Bytes())
+	}
+	if err := cmdUser([]string{"--config", cfgPath, "--id", "bob"}, &out); err == nil || !strings.Contains(err.Error(), `user "bob" not found`) {
+		t.Errorf("unknown user: %v", err)
+	}
+}
