@@ -71,6 +71,10 @@ func sampleRows() map[string][]sinks.Row {
 			{"f5", at, "u1", "lapsed", uint8(1), "timer"},
 			{"f6", at, "u1", "lapsed", uint8(0), "Order Completed"},
 		},
+		sinks.TableSegmentSizes: {
+			{"s1", at, "lapsed", uint32(3), uint64(12345)},
+			{"s2", at, odd, uint32(0), uint64(0)},
+		},
 		sinks.TableDLQ: {
 			{at, "malformed_json", "unexpected EOF", "events", uint32(1), uint64(99), `{"type":`, "events.dlq", uint32(0), uint64(3)},
 			{at, "", "", "", uint32(0), uint64(0), odd, "events.dlq", uint32(1), uint64(4)},

@@ -23,6 +23,7 @@ type Trigger struct {
 	Event     string `json:"event,omitempty"`
 	MessageID string `json:"message_id,omitempty"`
 	Timer     string `json:"timer,omitempty"`
+	Segment   string `json:"segment,omitempty"` // segment_enter/segment_exit triggers: "enter:NAME" or "exit:NAME"
 	Topic     string `json:"topic,omitempty"`
 	Partition int32  `json:"partition"`
 	Offset    int64  `json:"offset"`
@@ -41,6 +42,7 @@ const (
 	FactSuppression   = "suppression"
 	FactConsentChange = "consent_change"
 	FactSegmentChange = "segment_change"
+	FactSegmentSize   = "segment_size"
 )
 
 // Fact is the JSON value of a record on the rekindle.facts topic (key: the
@@ -63,6 +65,10 @@ type Fact struct {
 	// segment_change
 	Segment string `json:"segment,omitempty"`
 	Entered *bool  `json:"entered,omitempty"`
+
+	// segment_size (one partition's size of Segment at At)
+	Partition *int32  `json:"partition,omitempty"`
+	Size      *uint64 `json:"size,omitempty"`
 
 	// Cause: the event name (and messageId) or timer that caused the fact.
 	Cause     string `json:"cause,omitempty"`

@@ -224,6 +224,11 @@ func factRow(m *kafka.Message) (table string, row Row, err error) {
 		return TableSegmentChanges, Row{
 			f.FactID, at, f.UserID, f.Segment, entered, f.Cause,
 		}, nil
+	case FactSegmentSize:
+		if f.Partition == nil || f.Size == nil || *f.Partition < 0 {
+			return "", nil, skip(SkipMalformedFact, "segment_size fact %s without partition or size", f.FactID)
+		}
+		return TableSegmentSizes, Row{f.FactID, at, f.Segment, uint32(*f.Partition), *f.Size}, nil
 	default:
 		return "", nil, skip(SkipUnknownFactKind, "fact %s of kind %q", f.FactID, f.Kind)
 	}

@@ -88,6 +88,8 @@ func TestFactRow(t *testing.T) {
 			TableSegmentChanges, Row{"f3", at, "u", "lapsed", uint8(1), "timer"}},
 		{`{"fact_id":"f4","kind":"segment_change","user_id":"u","segment":"lapsed","entered":false}`,
 			TableSegmentChanges, Row{"f4", utc(2024, 5, 6, 7, 8, 9), "u", "lapsed", uint8(0), ""}},
+		{`{"fact_id":"f5","kind":"segment_size","at":"2024-03-06T08:00:00.000Z","segment":"lapsed","partition":3,"size":42}`,
+			TableSegmentSizes, Row{"f5", at, "lapsed", uint32(3), uint64(42)}},
 	} {
 		table, got, err := factRow(msg("rekindle.facts", tc.in))
 		if err != nil || table != tc.table || !reflect.DeepEqual(got, tc.want) {
@@ -95,9 +97,10 @@ func TestFactRow(t *testing.T) {
 		}
 	}
 	for in, reason := range map[string]string{
-		`{"fact_id":"f","kind":"weather"}`: SkipUnknownFactKind,
-		`{"kind":"suppression"}`:           SkipMalformedFact,
-		`{"fact_id":`:                      SkipMalformedFact,
+		`{"fact_id":"f","kind":"weather"}`:                    SkipUnknownFactKind,
+		`{"kind":"suppression"}`:                              SkipMalformedFact,
+		`{"fact_id":"s","kind":"segment_size","segment":"x"}`: SkipMalformedFact,
+		`{"fact_id":`: SkipMalformedFact,
 	} {
 		_, _, err := factRow(msg("rekindle.facts", in))
 		var se *skipError

@@ -15,6 +15,7 @@ const (
 	TableSuppressions   = "suppressions"
 	TableConsentChanges = "consent_changes"
 	TableSegmentChanges = "segment_changes"
+	TableSegmentSizes   = "segment_sizes"
 	TableDLQ            = "dlq"
 )
 
@@ -125,6 +126,20 @@ func Tables() []Table {
 				{"segment", "String"},
 				{"entered", "UInt8"},
 				{"cause", "String"},
+			},
+			PartitionBy: "toYYYYMM(`at`)",
+			OrderBy:     []string{"fact_id"},
+		},
+		{
+			// One row per segment per partition per sizes interval: the
+			// size of a segment at a time is the sum over partitions.
+			Name: TableSegmentSizes,
+			Columns: []Column{
+				{"fact_id", "String"},
+				{"at", "DateTime"},
+				{"segment", "String"},
+				{"partition", "UInt32"},
+				{"size", "UInt64"},
 			},
 			PartitionBy: "toYYYYMM(`at`)",
 			OrderBy:     []string{"fact_id"},
