@@ -27,6 +27,8 @@ const (
 	DefaultDemoRate       = 5000
 	DefaultDemoClickHouse = "127.0.0.1:9000"
 	DefaultDemoOutDir     = "demo-out"
+	// DefaultDemoSimulatedDays is the event time a demo's traffic spans.
+	DefaultDemoSimulatedDays = 120
 )
 
 // DemoCampaigns is the campaign configuration the demo runs with.
@@ -59,8 +61,12 @@ type DemoConfig struct {
 	ClickHouse string        // native address; unreachable → JSONEachRow files (default DefaultDemoClickHouse; "off" skips it)
 	OutDir     string        // state and JSONEachRow files (default DefaultDemoOutDir)
 	Partitions int           // of the demo topics (default stream.DefaultPartitions)
-	Progress   io.Writer     // one line per second (nil: none)
-	Logger     *slog.Logger
+	// SimulatedDays of event time the traffic spans (default
+	// DefaultDemoSimulatedDays), so that absence segments ("lapsed", "no
+	// purchase for 60 days") are entered during a short run.
+	SimulatedDays float64
+	Progress      io.Writer // one line per second (nil: none)
+	Logger        *slog.Logger
 }
 
 // Validate reports the first invalid field.
@@ -72,6 +78,8 @@ func (c *DemoConfig) Validate() error {
 		return fmt.Errorf("bench: demo users %d: must be positive", c.Users)
 	case c.Rate < 0:
 		return fmt.Errorf("bench: demo rate %d: must be positive", c.Rate)
+	case c.SimulatedDays < 0 || c.SimulatedDays > 3650:
+		return fmt.Errorf("bench: demo simulated days %g: want 0 to 3650", c.SimulatedDays)
 	case c.Partitions < 0 || c.Partitions > 256:
 		return fmt.Errorf("bench: demo partitions %d: want 1 to 256", c.Partitions)
 	}
@@ -100,6 +108,9 @@ func (c DemoConfig) withDefaults() DemoConfig {
 	if c.Partitions == 0 {
 		c.Partitions = stream.DefaultPartitions
 	}
+	if c.SimulatedDays == 0 {
+		c.SimulatedDays = DefaultDemoSimulatedDays
+	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -108,20 +119,21 @@ func (c DemoConfig) withDefaults() DemoConfig {
 
 // DemoSummary is what a demo did; it is also the --summary-json document.
 type DemoSummary struct {
-	DurationSeconds float64          `json:"duration_seconds"`
-	Users           int              `json:"users"`
-	Produced        int64            `json:"events_produced"`
-	MalformedSent   int64            `json:"malformed_produced"`
-	Processed       int64            `json:"events_processed"`
-	Duplicates      int64            `json:"duplicates"`
-	DLQ             int64            `json:"dlq"`
-	Decisions       map[string]int64 `json:"decisions"`
-	DecisionsTotal  int64            `json:"decisions_total"`
-	Suppressions    int64            `json:"suppressions"`
-	Facts           int64            `json:"facts"`
-	EventsPerSecond float64          `json:"events_per_second"`
-	Analytics       string           `json:"analytics"` // "clickhouse://addr/db" or the JSONEachRow directory
-	LoadedRows      map[string]int64 `json:"loaded_rows"`
+	DurationSeconds float64           `json:"duration_seconds"`
+	Users           int               `json:"users"`
+	Produced        int64             `json:"events_produced"`
+	MalformedSent   int64             `json:"malformed_produced"`
+	Processed       int64             `json:"events_processed"`
+	Duplicates      int64             `json:"duplicates"`
+	DLQ             int64             `json:"dlq"`
+	Decisions       map[string]int64  `json:"decisions"`
+	DecisionsTotal  int64             `json:"decisions_total"`
+	Suppressions    int64             `json:"suppressions"`
+	Facts           int64             `json:"facts"`
+	EventsPerSecond float64           `json:"events_per_second"`
+	Segments        map[string]uint64 `json:"segments"`  // sizes at the end
+	Analytics       string            `json:"analytics"` // "clickhouse://addr/db" or the JSONEachRow directory
+	LoadedRows      map[string]int64  `json:"loaded_rows"`
 }
 
 // RunDemo starts the embedded broker and the whole pipeline, offers
@@ -144,7 +156,11 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (DemoSummary, error) {
 	if err := os.RemoveAll(stateDir); err != nil { // each demo starts from an empty broker, so from empty state
 		return sum, err
 	}
-	y := DemoCampaigns + fmt.Sprintf("kafka:\n  partitions: %d\nstate:\n  dir: %q\nhttp:\n  listen: 127.0.0.1:0\n", cfg.Partitions, stateDir)
+	// Event time starts now and runs SimulatedDays ahead of the wall clock,
+	// so future timestamps are accepted that far (the malformed ones are
+	// dated 2099).
+	y := DemoCampaigns + fmt.Sprintf("kafka:\n  partitions: %d\nstate:\n  dir: %q\nhttp:\n  listen: 127.0.0.1:0\n"+
+		"processing:\n  max_future_skew: %dd\nsegments:\n  sizes_interval: 5s\n", cfg.Partitions, stateDir, int(cfg.SimulatedDays)+30)
 	scfg, err := stream.ParseConfig("demo", []byte(y))
 	if err != nil {
 		return sum, err
@@ -177,7 +193,9 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (DemoSummary, error) {
 	fmt.Fprintf(cfg.Progress, "embedded broker at %s, HTTP API at http://%s (try /v1/users/u000001), analytics → %s\n",
 		p.Brokers[0], p.HTTPAddr, sum.Analytics)
 
-	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed, Users: cfg.Users})
+	events := float64(cfg.Rate) * cfg.Duration.Seconds()
+	step := time.Duration(cfg.SimulatedDays * float64(24*time.Hour) / max(events, 1))
+	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed, Users: cfg.Users, Start: time.Now().UTC().Truncate(time.Second), TimeStep: step})
 	if err != nil {
 		return sum, err
 	}
@@ -249,6 +267,13 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (DemoSummary, error) {
 	sum.EventsPerSecond = float64(sum.Produced) / elapsed.Seconds()
 	if p.Loader != nil {
 		sum.LoadedRows = p.Loader.Stats().Rows
+	}
+	sum.Segments = map[string]uint64{}
+	cat := p.Processor.Catalog()
+	for _, reg := range p.Runner.Registries() {
+		for id, n := range reg.Sizes() {
+			sum.Segments[cat.Name(id)] += n
+		}
 	}
 	return sum, errors.Join(p.Err(), p.Close(context.Background()))
 }

@@ -9,20 +9,29 @@ import (
 // big-endian) and a kind byte, so one partition's keys are contiguous and
 // [prefix, prefix+0xff) covers all of them (every kind is below 0xff):
 //
+//	p | 'b' | name              snapshot blob (e.g. a segment bitmap), opaque bytes
+//	p | 'd' | dense id BE4      user id holding that dense id
 //	p | 'o'                     next input offset, 8 bytes big-endian
 //	p | 's'                     next dense-id sequence to hand out, 4 bytes big-endian
-//	p | 't' | due ms BE8 | user reserved: timer index (value unused yet)
+//	p | 't' | due BE8 | userID  timer index, empty value
 //	p | 'u' | userID            encoded UserRecord (see AppendRecord)
+//
+// A timer key's due time (Unix ms) is stored with its sign bit flipped, so
+// that keys sort by due time for every int64 (a negative due time, from a
+// bogus event timestamp, sorts first and fires, instead of last and never).
 const (
+	kindBlob     byte = 'b'
+	kindDense    byte = 'd'
 	kindOffset   byte = 'o'
 	kindDenseSeq byte = 's'
-	kindTimer    byte = 't' // reserved for the timer index
+	kindTimer    byte = 't'
 	kindUser     byte = 'u'
 
 	// kindEnd is above every kind: p|kindEnd bounds a partition's keys.
 	kindEnd byte = 0xff
 
 	partitionPrefixLen = 5 // partition number + kind
+	timerPrefixLen     = partitionPrefixLen + 8
 )
 
 func appendKey(dst []byte, partition int32, kind byte) []byte {
@@ -34,12 +43,30 @@ func appendUserKey(dst []byte, partition int32, userID string) []byte {
 	return append(appendKey(dst, partition, kindUser), userID...)
 }
 
-// appendTimerKey is the reserved timer-index key: due time first so that a
+// appendTimerKey is the timer-index key: due time first so that a
 // partition's due timers are a prefix scan.
 func appendTimerKey(dst []byte, partition int32, dueUnixMs int64, userID string) []byte {
 	dst = appendKey(dst, partition, kindTimer)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(dueUnixMs))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(dueUnixMs)^1<<63)
 	return append(dst, userID...)
+}
+
+// parseTimerKey splits a timer-index key into its due time and user id; ok
+// is false if key is too short to be one.
+func parseTimerKey(key []byte) (dueUnixMs int64, userID []byte, ok bool) {
+	if len(key) < timerPrefixLen {
+		return 0, nil, false
+	}
+	due := binary.BigEndian.Uint64(key[partitionPrefixLen:]) ^ 1<<63
+	return int64(due), key[timerPrefixLen:], true
+}
+
+func appendDenseKey(dst []byte, partition int32, id uint32) []byte {
+	return binary.BigEndian.AppendUint32(appendKey(dst, partition, kindDense), id)
+}
+
+func appendBlobKey(dst []byte, partition int32, name string) []byte {
+	return append(appendKey(dst, partition, kindBlob), name...)
 }
 
 // Dense ids put the partition in the top 8 bits and a per-partition sequence

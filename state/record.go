@@ -162,4 +162,50 @@ type UserRecord struct {
 	// duplicates; RecentNext is the slot written next.
 	RecentMessageIDs [RecentIDs]uint64
 	RecentNext       uint8
+
+	// Segments is the user's segment membership, bit i of Segments[i/64]
+	// for segment id i. It is derived from the rest of the record (and can
+	// be recomputed); it is stored so that a change is a diff.
+	Segments [SegmentWords]uint64
+	// TimerDue is the due time of the user's pending timer (0: none); the
+	// timer index holds the same (due, user) key.
+	TimerDue int64
+	// Tracked holds the recent times of the events that user-defined
+	// segments name ("performed"/"not_performed"): at most MaxTrackedEvents
+	// entries of at most MaxTrackedTimes times each (see AppendRecord).
+	// Unlike the other fields it is not copied with the struct: use Clone.
+	Tracked []TrackedEvent
+}
+
+// Clone returns a deep copy of r: it shares no array with r (strings,
+// being immutable, are shared), so it survives r being decoded into again.
+func (r *UserRecord) Clone() UserRecord {
+	c := *r
+	if r.Tracked == nil {
+		return c
+	}
+	n := 0
+	for _, t := range r.Tracked {
+		n += len(t.Times)
+	}
+	block := make([]int64, n)
+	c.Tracked = make([]TrackedEvent, len(r.Tracked))
+	for i, t := range r.Tracked {
+		c.Tracked[i].Name = t.Name
+		if t.Times != nil {
+			k := copy(block, t.Times)
+			c.Tracked[i].Times, block = block[:k:k], block[k:]
+		}
+	}
+	return c
+}
+
+// SegmentWords is the number of 64-bit words of UserRecord.Segments: at
+// most SegmentWords*64 segments (built-in and user-defined) exist.
+const SegmentWords = 2
+
+// TrackedEvent is the recent history of one event name for one user.
+type TrackedEvent struct {
+	Name  string
+	Times []int64 // Unix ms, oldest first; at most the longest history a definition needs
 }

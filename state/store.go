@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -169,8 +171,9 @@ func (s *Store) Partition(p int32) *Partition {
 	return &Partition{s: s, p: p}
 }
 
-// Partition is one Kafka partition's slice of the store: user records,
-// the next input offset and the dense-id sequence.
+// Partition is one Kafka partition's slice of the store: user records, the
+// next input offset, the dense-id sequence and the dense-id index, the
+// timer index and snapshot blobs. Its reads see committed batches only.
 type Partition struct {
 	s   *Store
 	p   int32
@@ -229,13 +232,14 @@ func (p *Partition) DenseSeq() (uint32, error) {
 	return binary.BigEndian.Uint32(v), nil
 }
 
-// GetUser resets r and decodes the user's record into it; found is false
-// (and r zero) if the partition has no record for userID.
+// GetUser resets r and decodes the user's record into it, reusing r.Tracked's
+// arrays as DecodeRecord does; found is false (and r zero) if the partition
+// has no record for userID.
 func (p *Partition) GetUser(userID string, r *UserRecord) (found bool, err error) {
-	*r = UserRecord{}
 	p.key = appendUserKey(p.key[:0], p.p, userID)
 	v, closer, found, err := p.get(p.key)
 	if err != nil || !found {
+		*r = UserRecord{}
 		if err != nil {
 			err = fmt.Errorf("state: get user %q in partition %d: %w", userID, p.p, err)
 		}
@@ -243,6 +247,7 @@ func (p *Partition) GetUser(userID string, r *UserRecord) (found bool, err error
 	}
 	defer closer.Close()
 	if err := DecodeRecord(v, r); err != nil {
+		*r = UserRecord{}
 		return false, fmt.Errorf("state: get user %q in partition %d: %w", userID, p.p, err)
 	}
 	if r.UserID != userID {
@@ -253,7 +258,8 @@ func (p *Partition) GetUser(userID string, r *UserRecord) (found bool, err error
 
 // ForEachUser calls fn with every user record of the partition in key
 // (user id byte) order, stopping at the first error, which it returns. The
-// record is reused between calls: fn must copy what it keeps.
+// record, Tracked's arrays included, is reused between calls: fn must Clone
+// what it keeps.
 func (p *Partition) ForEachUser(fn func(r *UserRecord) error) error {
 	lower := appendKey(nil, p.p, kindUser)
 	upper := appendKey(nil, p.p, kindUser+1)
@@ -287,7 +293,7 @@ func (p *Partition) ForEachUser(fn func(r *UserRecord) error) error {
 }
 
 // Drop deletes everything stored for the partition (records, offset, dense
-// sequence, timers) with one durable range deletion.
+// sequence and index, timers, blobs) with one durable range deletion.
 func (p *Partition) Drop() error {
 	start := binary.BigEndian.AppendUint32(nil, uint32(p.p))
 	end := appendKey(nil, p.p, kindEnd)
@@ -295,6 +301,121 @@ func (p *Partition) Drop() error {
 		return fmt.Errorf("state: drop partition %d: %w", p.p, err)
 	}
 	return nil
+}
+
+// DueTimers calls fn with each timer of the partition due at or before upTo
+// (Unix ms), in due-time order and, for equal due times, in user-id byte
+// order; at most limit of them, or all if limit ≤ 0. It stops at the first
+// error of fn and returns it. userID is only valid during the call (it
+// points into the iterator's key): fn copies it to keep it, and may use it
+// as is for lookups. Timers set or cleared in a batch not yet committed are
+// not seen, so a caller firing timers in chunks commits each chunk's
+// SetTimer calls before asking for the next.
+func (p *Partition) DueTimers(upTo int64, limit int, fn func(due int64, userID string) error) error {
+	bounds := make([]byte, 0, partitionPrefixLen+timerPrefixLen)
+	lower := appendKey(bounds, p.p, kindTimer)
+	upper := lower[len(lower):]
+	if upTo == math.MaxInt64 {
+		upper = appendKey(upper, p.p, kindTimer+1)
+	} else {
+		// Every key of a timer due at upTo+1 is ≥ this bare prefix.
+		upper = appendTimerKey(upper, p.p, upTo+1, "")
+	}
+	it, err := p.s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("state: due timers of partition %d: %w", p.p, err)
+	}
+	n := 0
+	for valid := it.First(); valid && (limit <= 0 || n < limit); valid = it.Next() {
+		due, user, ok := parseTimerKey(it.Key())
+		if !ok {
+			_ = it.Close()
+			return fmt.Errorf("state: due timers of partition %d: malformed timer key %x", p.p, it.Key())
+		}
+		n++
+		if err := fn(due, unsafe.String(unsafe.SliceData(user), len(user))); err != nil {
+			_ = it.Close()
+			return err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("state: due timers of partition %d: %w", p.p, err)
+	}
+	return nil
+}
+
+// NextTimer returns the earliest due time in the partition's timer index;
+// ok is false if it holds no timer.
+func (p *Partition) NextTimer() (due int64, ok bool, err error) {
+	bounds := make([]byte, 0, 2*partitionPrefixLen)
+	lower := appendKey(bounds, p.p, kindTimer)
+	upper := appendKey(lower[len(lower):], p.p, kindTimer+1)
+	it, err := p.s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return 0, false, fmt.Errorf("state: next timer of partition %d: %w", p.p, err)
+	}
+	if it.First() {
+		due, _, ok = parseTimerKey(it.Key())
+		if !ok {
+			err = fmt.Errorf("malformed timer key %x", it.Key())
+		}
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("state: next timer of partition %d: %w", p.p, err)
+	}
+	return due, ok, nil
+}
+
+// UserByDenseID returns the user id stored for the dense id by
+// Batch.PutDenseID; found is false if there is none.
+func (p *Partition) UserByDenseID(id uint32) (userID string, found bool, err error) {
+	p.key = appendDenseKey(p.key[:0], p.p, id)
+	v, closer, found, err := p.get(p.key)
+	if err != nil || !found {
+		if err != nil {
+			err = fmt.Errorf("state: user of dense id %d in partition %d: %w", id, p.p, err)
+		}
+		return "", false, err
+	}
+	userID = string(v)
+	closer.Close()
+	return userID, true, nil
+}
+
+// AppendUserByDenseID is UserByDenseID appending the user id to dst instead
+// of allocating a string, for exports that resolve many ids; dst is returned
+// unchanged if there is none.
+func (p *Partition) AppendUserByDenseID(dst []byte, id uint32) ([]byte, bool, error) {
+	p.key = appendDenseKey(p.key[:0], p.p, id)
+	v, closer, found, err := p.get(p.key)
+	if err != nil || !found {
+		if err != nil {
+			err = fmt.Errorf("state: user of dense id %d in partition %d: %w", id, p.p, err)
+		}
+		return dst, false, err
+	}
+	dst = append(dst, v...)
+	closer.Close()
+	return dst, true, nil
+}
+
+// Blob returns a copy of the blob stored under name by Batch.PutBlob; found
+// is false if there is none.
+func (p *Partition) Blob(name string) (data []byte, found bool, err error) {
+	p.key = appendBlobKey(p.key[:0], p.p, name)
+	v, closer, found, err := p.get(p.key)
+	if err != nil || !found {
+		if err != nil {
+			err = fmt.Errorf("state: get blob %q of partition %d: %w", name, p.p, err)
+		}
+		return nil, false, err
+	}
+	data = append(make([]byte, 0, len(v)), v...)
+	closer.Close()
+	return data, true, nil
 }
 
 // NewBatch returns an empty batch of writes to the partition. Close it when
@@ -311,8 +432,8 @@ func (p *Partition) NewBatch() *Batch {
 }
 
 // Batch collects writes to one partition and commits them atomically: the
-// user records and the next offset written into one batch become durable
-// together or not at all. A batch is used by one goroutine.
+// user records, timers, dense ids, blobs and the next offset written into
+// one batch become durable together or not at all. A batch is used by one goroutine.
 type Batch struct {
 	s   *Store
 	p   int32
@@ -346,6 +467,53 @@ func (b *Batch) SetDenseSeq(seq uint32) {
 	b.key = appendKey(b.key[:0], b.p, kindDenseSeq)
 	b.val = binary.BigEndian.AppendUint32(b.val[:0], seq)
 	_ = b.pb.Set(b.key, b.val, nil)
+}
+
+// SetTimer moves the user's timer-index entry from oldDue to newDue (Unix
+// ms): it deletes the entry due at oldDue unless oldDue is 0 and adds one
+// due at newDue unless newDue is 0; it does nothing if they are equal.
+// oldDue is the due time stored before (UserRecord.TimerDue), which the
+// caller keeps in step with the index in the same batch.
+func (b *Batch) SetTimer(userID string, oldDue, newDue int64) {
+	if oldDue == newDue {
+		return
+	}
+	if oldDue != 0 {
+		b.key = appendTimerKey(b.key[:0], b.p, oldDue, userID)
+		_ = b.pb.Delete(b.key, nil)
+	}
+	if newDue != 0 {
+		b.key = appendTimerKey(b.key[:0], b.p, newDue, userID)
+		_ = b.pb.Set(b.key, nil, nil)
+	}
+}
+
+// PutDenseID records userID as the holder of dense id id, for
+// Partition.UserByDenseID.
+func (b *Batch) PutDenseID(id uint32, userID string) {
+	b.key = appendDenseKey(b.key[:0], b.p, id)
+	b.val = append(b.val[:0], userID...)
+	_ = b.pb.Set(b.key, b.val, nil)
+}
+
+// DeleteDenseID removes the dense id's entry.
+func (b *Batch) DeleteDenseID(id uint32) {
+	b.key = appendDenseKey(b.key[:0], b.p, id)
+	_ = b.pb.Delete(b.key, nil)
+}
+
+// PutBlob stores data under name, replacing any previous blob; the batch
+// copies data. Blobs are opaque (segment bitmap snapshots, ...) and commit
+// with the rest of the batch.
+func (b *Batch) PutBlob(name string, data []byte) {
+	b.key = appendBlobKey(b.key[:0], b.p, name)
+	_ = b.pb.Set(b.key, data, nil)
+}
+
+// DeleteBlob removes the blob stored under name.
+func (b *Batch) DeleteBlob(name string) {
+	b.key = appendBlobKey(b.key[:0], b.p, name)
+	_ = b.pb.Delete(b.key, nil)
 }
 
 // Len returns the number of writes in the batch.

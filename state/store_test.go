@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -79,7 +80,7 @@ func TestPutGetUser(t *testing.T) {
 	if found, err := p.GetUser("u1", &r); err != nil || found {
 		t.Fatalf("GetUser on empty store: found %v, err %v", found, err)
 	}
-	if r != (UserRecord{}) {
+	if !reflect.DeepEqual(r, UserRecord{}) {
 		t.Fatalf("GetUser did not reset r: %+v", r)
 	}
 
@@ -544,7 +545,7 @@ func TestCrashRecovery(t *testing.T) {
 				if !ok {
 					return fmt.Errorf("unexpected user %q", r.UserID)
 				}
-				if *r != *want {
+				if !recordsEqual(r, want) {
 					return fmt.Errorf("user %s: got events %d last seen %d, want %d / %d (offset %d)",
 						r.UserID, r.Events, r.LastSeen[0], want.Events, want.LastSeen[0], next)
 				}

@@ -41,7 +41,7 @@ func TestProcessAllocationBudget(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := ps.Commit(offset, false); err != nil {
+		if err := ps.Commit(offset, false, false); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -54,7 +54,7 @@ func BenchmarkProcess(b *testing.B) {
 			b.Fatal(err)
 		}
 		if (i+1)%batch == 0 {
-			if err := ps.Commit(int64(i+1), false); err != nil {
+			if err := ps.Commit(int64(i+1), false, false); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -38,6 +38,69 @@ type Config struct {
 	// {"Purchase": "Order Completed"}.
 	Vocabulary map[string]string `yaml:"vocabulary"`
 	Campaigns  []CampaignConfig  `yaml:"campaigns"`
+	Segments   SegmentsConfig    `yaml:"segments"`
+}
+
+// Segment defaults.
+const (
+	DefaultLapsedAfter         = Duration(30 * day)
+	DefaultPurchaseLapsedAfter = Duration(60 * day)
+	DefaultEmailSunsetAfter    = Duration(180 * day)
+	DefaultNewUserWindow       = Duration(7 * day)
+	DefaultDisengagedMessages  = 5
+	DefaultDisengagedWindow    = Duration(30 * day)
+	DefaultSizesInterval       = Duration(time.Minute)
+	DefaultSnapshotInterval    = Duration(time.Minute)
+)
+
+// SegmentsConfig tunes the built-in segments and defines more.
+type SegmentsConfig struct {
+	// LapsedAfter: no activity of any kind for this long makes a user
+	// `lapsed` (and `app_inactive`/`web_inactive` per surface); activity
+	// within it makes them `active` (default DefaultLapsedAfter).
+	LapsedAfter Duration `yaml:"lapsed_after"`
+	// PurchaseLapsedAfter: a buyer with no purchase for this long is
+	// `purchase_lapsed` (default DefaultPurchaseLapsedAfter).
+	PurchaseLapsedAfter Duration `yaml:"purchase_lapsed_after"`
+	// EmailSunsetAfter: a subscriber with no email open or click for this
+	// long is `email_sunset` (default DefaultEmailSunsetAfter).
+	EmailSunsetAfter Duration `yaml:"email_sunset_after"`
+	// NewUserWindow: first seen within this is `new_user` (default DefaultNewUserWindow).
+	NewUserWindow Duration `yaml:"new_user_window"`
+	// DisengagedMessages and DisengagedWindow: at least this many messages
+	// received on a channel with no open/click/tap within the window make a
+	// user `<channel>_disengaged` (defaults DefaultDisengagedMessages, DefaultDisengagedWindow).
+	DisengagedMessages int      `yaml:"disengaged_messages"`
+	DisengagedWindow   Duration `yaml:"disengaged_window"`
+	// SizesInterval: how often each partition writes its segment sizes
+	// (default DefaultSizesInterval).
+	SizesInterval Duration `yaml:"sizes_interval"`
+	// SnapshotInterval: how often the bitmaps are saved with the state
+	// (default DefaultSnapshotInterval); between snapshots they are rebuilt
+	// from the user records after a crash.
+	SnapshotInterval Duration `yaml:"snapshot_interval"`
+	// Definitions are user-defined segments by name.
+	Definitions map[string]SegmentDefinition `yaml:"definitions"`
+}
+
+// SegmentDefinition defines a segment by exactly one of: a trait
+// comparison (Trait, Op, Value); an event history (Performed, Within,
+// AtLeast, NotPerformed); or an expression over other segments (Expr).
+type SegmentDefinition struct {
+	Trait string `yaml:"trait"` // lifetime_value, purchases, cart_value, cart_items, events, country, timezone
+	Op    string `yaml:"op"`    // ==, !=, >, >=, <, <=
+	Value any    `yaml:"value"` // a number, or a string for country/timezone
+
+	// Performed: the user did this event at least AtLeast times (default 1)
+	// within the last Within (0: ever).
+	Performed string   `yaml:"performed"`
+	Within    Duration `yaml:"within"`
+	AtLeast   int      `yaml:"at_least"`
+	// NotPerformed: and has not done this event since the latest Performed one.
+	NotPerformed string `yaml:"not_performed"`
+
+	// Expr: boolean algebra over segment names with and, or, not, ().
+	Expr string `yaml:"expr"`
 }
 
 // KafkaConfig says where Kafka is.
@@ -120,5 +183,7 @@ type CampaignConfig struct {
 
 // TriggerConfig says what starts a campaign.
 type TriggerConfig struct {
-	Event string `yaml:"event"` // event name, after vocabulary mapping
+	Event        string `yaml:"event"`         // event name, after vocabulary mapping
+	SegmentEnter string `yaml:"segment_enter"` // the user entered this segment
+	SegmentExit  string `yaml:"segment_exit"`  // the user left this segment
 }

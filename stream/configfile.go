@@ -202,6 +202,23 @@ func (c *Config) applyDefaults() {
 	if ch.FlushInterval == 0 {
 		ch.FlushInterval = DefaultCHFlushInterval
 	}
+	sg := &c.Segments
+	for _, d := range []struct {
+		field *Duration
+		def   Duration
+	}{
+		{&sg.LapsedAfter, DefaultLapsedAfter}, {&sg.PurchaseLapsedAfter, DefaultPurchaseLapsedAfter},
+		{&sg.EmailSunsetAfter, DefaultEmailSunsetAfter}, {&sg.NewUserWindow, DefaultNewUserWindow},
+		{&sg.DisengagedWindow, DefaultDisengagedWindow}, {&sg.SizesInterval, DefaultSizesInterval},
+		{&sg.SnapshotInterval, DefaultSnapshotInterval},
+	} {
+		if *d.field == 0 {
+			*d.field = d.def
+		}
+	}
+	if sg.DisengagedMessages == 0 {
+		sg.DisengagedMessages = DefaultDisengagedMessages
+	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = DefaultHTTPListen
 	}
@@ -263,6 +280,13 @@ func (c *Config) Validate() error {
 			return bad("vocabulary."+name, "%q is not a built-in event name (e.g. \"Order Completed\")", target)
 		}
 	}
+	if c.Segments.DisengagedMessages < 1 {
+		return bad("segments.disengaged_messages", "%d: must be at least 1", c.Segments.DisengagedMessages)
+	}
+	segs, err := compileSegments(&c.Segments)
+	if err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for i, cp := range c.Campaigns {
 		key := fmt.Sprintf("campaigns[%d]", i)
@@ -273,8 +297,19 @@ func (c *Config) Validate() error {
 			return bad(key+".id", "%q is used by an earlier campaign", cp.ID)
 		}
 		seen[cp.ID] = true
-		if cp.Trigger.Event == "" {
-			return bad(key+".trigger.event", "missing: campaign %q needs a trigger event", cp.ID)
+		set := 0
+		for _, v := range []string{cp.Trigger.Event, cp.Trigger.SegmentEnter, cp.Trigger.SegmentExit} {
+			if v != "" {
+				set++
+			}
+		}
+		if set != 1 {
+			return bad(key+".trigger", "campaign %q needs exactly one of trigger.event, trigger.segment_enter, trigger.segment_exit", cp.ID)
+		}
+		for field, name := range map[string]string{"segment_enter": cp.Trigger.SegmentEnter, "segment_exit": cp.Trigger.SegmentExit} {
+			if _, ok := segs.catalog.ID(name); name != "" && !ok {
+				return bad(key+".trigger."+field, "unknown segment %q (built-in or under segments.definitions)", name)
+			}
 		}
 		if len(cp.Channels) == 0 {
 			return bad(key+".channels", "missing: campaign %q needs at least one channel", cp.ID)

@@ -3,6 +3,7 @@ package stream
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/rekindle/rekindle/sinks"
 	"github.com/rekindle/rekindle/state"
@@ -14,17 +15,53 @@ const (
 	ReasonNoConsent = "no_consent"
 )
 
+// cause is what made the processor act: an input event or a user's timer.
+// Its strings are built only when an output needs them.
+type cause struct {
+	at        int64 // Unix ms: the event time or the timer's due time
+	event     string
+	messageID string
+	user      string // timers: whose
+	in        *Input // nil for timers
+	props     []byte
+}
+
+func eventCause(in *Input, ev *segment.Event, t int64) cause {
+	return cause{at: t, event: ev.Name, messageID: ev.MessageID, in: in, props: ev.Properties}
+}
+
+func timerCause(userID string, due int64) cause {
+	return cause{at: due, user: userID}
+}
+
+// timer is the timer key "user/due" ("" for an event).
+func (c *cause) timer() string {
+	if c.in != nil {
+		return ""
+	}
+	return c.user + "/" + strconv.FormatInt(c.at, 10)
+}
+
+// ref is the cause's deterministic id part: "topic/partition/offset" or
+// "timer/user/due".
+func (c *cause) ref() string {
+	if c.in != nil {
+		return inputRef(c.in)
+	}
+	return "timer/" + c.timer()
+}
+
 // trigger evaluates the campaigns an event starts. It runs after apply, so a
 // consent change carried by the event itself takes effect first.
-func (ps *PartitionState) trigger(rec *state.UserRecord, ev *segment.Event, in *Input, t int64) {
+func (ps *PartitionState) trigger(rec *state.UserRecord, ev *segment.Event, c *cause) {
 	var cs []*campaign
 	if ev.Kind != segment.KindCustom {
 		cs = ps.proc.byKind[ev.Kind]
 	} else if ev.Type == segment.TypeTrack {
 		cs = ps.proc.byName[ev.Name]
 	}
-	for _, c := range cs {
-		ps.decide(c, rec, ev, in, t)
+	for _, cp := range cs {
+		ps.decide(cp, rec, c, "")
 	}
 }
 
@@ -44,53 +81,61 @@ func Allowed(rec *state.UserRecord, ch state.Channel) bool {
 	return false
 }
 
-func (ps *PartitionState) decide(c *campaign, rec *state.UserRecord, ev *segment.Event, in *Input, t int64) {
-	ref := inputRef(in)
-	at := formatTime(t)
-	for _, ch := range c.channels {
+// decide emits one decision on the campaign's first allowed channel, or a
+// suppression. segment names the segment change that triggered it, if any.
+func (ps *PartitionState) decide(cp *campaign, rec *state.UserRecord, c *cause, segment string) {
+	at := formatTime(c.at)
+	ref := c.ref()
+	for _, ch := range cp.channels {
 		if !Allowed(rec, ch) {
 			continue
 		}
 		d := sinks.Decision{
-			DecisionID: c.id + ":" + ref + ":0",
-			CampaignID: c.id,
+			DecisionID: cp.id + ":" + ref + ":0",
+			CampaignID: cp.id,
 			UserID:     rec.UserID,
 			Channel:    ch.String(),
-			Template:   c.template,
+			Template:   cp.template,
 			DecidedAt:  at,
 			SendAt:     at,
-			Trigger:    sinks.Trigger{Event: ev.Name, MessageID: ev.MessageID, Topic: in.Topic, Partition: in.Partition, Offset: in.Offset},
+			Trigger:    sinks.Trigger{Event: c.event, MessageID: c.messageID, Timer: c.timer(), Segment: segment},
 			Attributes: sinks.Attributes{Email: rec.Email, Phone: rec.Phone, Timezone: rec.Timezone},
 		}
-		if len(ev.Properties) > 0 {
-			d.Attributes.Properties = json.RawMessage(ev.Properties)
+		if c.in != nil {
+			d.Trigger.Topic, d.Trigger.Partition, d.Trigger.Offset = c.in.Topic, c.in.Partition, c.in.Offset
+		}
+		if len(c.props) > 0 {
+			d.Attributes.Properties = json.RawMessage(c.props)
 		}
 		value, err := json.Marshal(&d)
 		if err != nil {
 			// Properties passed the decoder's validation, so this cannot
-			// happen; if it does, the input goes to the DLQ rather than vanish.
-			ps.deadLetter(in, fmt.Errorf("stream: encode decision of campaign %q: %w", c.id, err))
+			// happen; if it does, the cause is reported rather than lost.
+			ps.proc.log("stream: encode decision", fmt.Errorf("campaign %q, %s: %w", cp.id, ref, err))
 			return
 		}
 		ps.counters.Decisions[ch]++
-		rec.LastDecisionAt = t
+		rec.LastDecisionAt = c.at
 		ps.out = append(ps.out, Output{Topic: ps.proc.sendTopics[ch], Key: []byte(rec.UserID), Value: value})
 		return
 	}
-	names := make([]string, len(c.channels))
-	for i, ch := range c.channels {
-		names[i] = ch.String()
-	}
 	ps.counters.Suppressions++
 	ps.emitFact(&sinks.Fact{
-		FactID:     "suppression:" + c.id + ":" + ref,
+		FactID:     "suppression:" + cp.id + ":" + ref,
 		Kind:       sinks.FactSuppression,
 		UserID:     rec.UserID,
 		At:         at,
-		CampaignID: c.id,
-		Channel:    names[0],
+		CampaignID: cp.id,
+		Channel:    cp.channels[0].String(),
 		Reason:     ReasonNoConsent,
-		Cause:      ev.Name,
-		MessageID:  ev.MessageID,
+		Cause:      causeName(c),
+		MessageID:  c.messageID,
 	})
+}
+
+func causeName(c *cause) string {
+	if c.in == nil {
+		return "timer"
+	}
+	return c.event
 }

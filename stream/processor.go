@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rekindle/rekindle/bitmap"
 	"github.com/rekindle/rekindle/sinks"
 	"github.com/rekindle/rekindle/state"
 	"github.com/rekindle/rekindle/stream/segment"
@@ -73,10 +75,28 @@ type campaign struct {
 type Processor struct {
 	cfg        Config
 	decoder    *segment.Decoder
+	segs       *segmentSet
 	sendTopics [state.NumChannels]string
 	byKind     [256][]*campaign // built-in kinds
 	byName     map[string][]*campaign
+	byEnter    map[int][]*campaign // segment id → campaigns triggered on entering
+	byExit     map[int][]*campaign
+	logger     *slog.Logger
 }
+
+// SetLogger sets where the processor reports problems it cannot attach to
+// an input (default: discarded).
+func (p *Processor) SetLogger(l *slog.Logger) { p.logger = l }
+
+func (p *Processor) log(msg string, err error) {
+	if p.logger != nil {
+		p.logger.Error(msg, "err", err)
+	}
+}
+
+// Catalog returns the segment catalog: built-in and user-defined segment
+// names and their ids.
+func (p *Processor) Catalog() *bitmap.Catalog { return p.segs.catalog }
 
 // NewProcessor compiles a validated configuration.
 func NewProcessor(cfg Config) (*Processor, error) {
@@ -99,7 +119,13 @@ func NewProcessor(cfg Config) (*Processor, error) {
 			MaxBytes:      cfg.Processing.MaxEventBytes,
 			MaxFutureSkew: cfg.Processing.MaxFutureSkew,
 		}),
-		byName: map[string][]*campaign{},
+		byName:  map[string][]*campaign{},
+		byEnter: map[int][]*campaign{},
+		byExit:  map[int][]*campaign{},
+	}
+	var err error
+	if p.segs, err = compileSegments(&cfg.Segments); err != nil {
+		return nil, err
 	}
 	for ch := state.Channel(0); ch < state.NumChannels; ch++ {
 		p.sendTopics[ch] = cfg.SendTopic(ch)
@@ -110,7 +136,13 @@ func NewProcessor(cfg Config) (*Processor, error) {
 			ch, _ := state.ParseChannel(name)
 			c.channels = append(c.channels, ch)
 		}
-		if k, ok := vocab[cc.Trigger.Event]; ok && k != segment.KindCustom {
+		if name := cc.Trigger.SegmentEnter; name != "" {
+			id, _ := p.segs.catalog.ID(name)
+			p.byEnter[id] = append(p.byEnter[id], c)
+		} else if name := cc.Trigger.SegmentExit; name != "" {
+			id, _ := p.segs.catalog.ID(name)
+			p.byExit[id] = append(p.byExit[id], c)
+		} else if k, ok := vocab[cc.Trigger.Event]; ok && k != segment.KindCustom {
 			p.byKind[k] = append(p.byKind[k], c)
 		} else {
 			p.byName[cc.Trigger.Event] = append(p.byName[cc.Trigger.Event], c)
@@ -125,6 +157,8 @@ func (p *Processor) Config() Config { return p.cfg }
 type cachedUser struct {
 	rec   state.UserRecord
 	dirty bool
+	isNew bool  // not stored yet: its dense id goes into the reverse index
+	due   int64 // the timer due time the store's timer index holds
 }
 
 // PartitionState processes the inputs of one partition. It is owned by one
@@ -144,6 +178,10 @@ type PartitionState struct {
 	counters  Counters
 	ev        segment.Event
 	watermark int64 // largest event time seen, Unix ms
+
+	reg     *bitmap.Registry // segment bitmaps of this partition
+	changes []bitmap.Change  // applied to reg at commit
+	minDue  int64            // no timer of this partition is due before this (0: none known)
 }
 
 // NewPartitionState opens the processing state of one partition.
@@ -155,13 +193,17 @@ func (p *Processor) NewPartitionState(store *state.Partition, partition int32) (
 	if seq == 0 {
 		seq = 1 // dense id 0 would read as "none assigned"
 	}
-	return &PartitionState{
+	ps := &PartitionState{
 		proc:      p,
 		partition: partition,
 		store:     store,
 		cache:     make(map[string]*cachedUser, 1024),
 		seq:       seq,
-	}, nil
+	}
+	if err := ps.loadSegments(); err != nil {
+		return nil, err
+	}
+	return ps, nil
 }
 
 // Outputs returns the outputs collected since the last Commit.
@@ -222,7 +264,12 @@ func (ps *PartitionState) Process(in *Input) error {
 	}
 	ps.markDirty(cu)
 	ps.counters.Events++
-	ps.trigger(rec, ev, in, t)
+	c := eventCause(in, ev, t)
+	if ev.Type == segment.TypeTrack {
+		ps.proc.segs.track(rec, ev.Name, t)
+	}
+	ps.updateSegments(cu, &c)
+	ps.trigger(rec, ev, &c)
 	return nil
 }
 
@@ -236,7 +283,9 @@ func (ps *PartitionState) user(id string) (*cachedUser, error) {
 	if err != nil {
 		return nil, err
 	}
+	cu.due = cu.rec.TimerDue
 	if !found {
+		cu.isNew = true
 		dense, err := state.DenseID(ps.partition, ps.seq)
 		if err != nil {
 			return nil, err
@@ -289,21 +338,42 @@ func hash64(s string) uint64 {
 // Commit writes the dirty user records and next (the offset of the input
 // after the last processed one) in one atomic Pebble batch, then resets the
 // outputs and counters. The caller must have had the outputs acknowledged
-// first.
-func (ps *PartitionState) Commit(next int64, sync bool) error {
+// first. With snapshot, the segment bitmaps are saved in the same batch.
+func (ps *PartitionState) Commit(next int64, sync, snapshot bool) error {
 	b := ps.store.NewBatch()
 	defer b.Close()
 	for _, cu := range ps.dirty {
 		b.PutUser(&cu.rec)
-		cu.dirty = false
+		if cu.isNew {
+			b.PutDenseID(cu.rec.DenseID, cu.rec.UserID)
+		}
+		if cu.rec.TimerDue != cu.due {
+			b.SetTimer(cu.rec.UserID, cu.due, cu.rec.TimerDue)
+		}
 	}
 	if ps.seqDirty {
 		b.SetDenseSeq(ps.seq)
 	}
 	b.SetOffset(next)
+	for _, cu := range ps.dirty {
+		if cu.isNew {
+			ps.reg.AddUser(cu.rec.DenseID)
+		}
+	}
+	ps.reg.Apply(ps.changes)
+	if snapshot {
+		if err := ps.putSnapshot(b, next); err != nil {
+			return err
+		}
+	}
 	if err := b.Commit(sync); err != nil {
 		return err
 	}
+	for _, cu := range ps.dirty {
+		cu.dirty, cu.isNew, cu.due = false, false, cu.rec.TimerDue
+	}
+	clear(ps.changes)
+	ps.changes = ps.changes[:0]
 	clear(ps.dirty)
 	ps.dirty = ps.dirty[:0]
 	ps.seqDirty = false

@@ -65,7 +65,30 @@ func Replay(ctx context.Context, proc *Processor, opts ReplayOptions) (ReplaySta
 
 	commit := func(p int) error {
 		stats.Counters.Add(parts[p].Counters())
-		return parts[p].Commit(offsets[p], false)
+		return parts[p].Commit(offsets[p], false, false)
+	}
+	// fire runs every partition's timers due by now, each partition in due
+	// order, partitions in order; outputs are written as they come.
+	fire := func(now int64) error {
+		for p, ps := range parts {
+			for ps.TimersDue(now) {
+				if err := commit(p); err != nil { // the timer index reflects committed state
+					return err
+				}
+				n, err := ps.FireTimers(now, cfg.Processing.BatchSize)
+				if err != nil {
+					return err
+				}
+				if err := writeOutputs(ps.Outputs(), &cfg, opts); err != nil {
+					return err
+				}
+				ps.clearOutputs()
+				if n == 0 && !ps.TimersDue(now) {
+					break
+				}
+			}
+		}
+		return nil
 	}
 
 	sc := bufio.NewScanner(opts.Events)
@@ -89,6 +112,10 @@ func Replay(ctx context.Context, proc *Processor, opts ReplayOptions) (ReplaySta
 				watermark = peek.Timestamp
 			}
 		}
+		// Timers due before this event fire first, as time passes.
+		if err := fire(watermark); err != nil {
+			return stats, err
+		}
 		in := Input{Topic: cfg.Topics.Events, Partition: int32(p), Offset: offsets[p], Key: key, Value: value, Time: watermark}
 		offsets[p]++
 		if err := parts[p].Process(&in); err != nil {
@@ -111,6 +138,11 @@ func Replay(ctx context.Context, proc *Processor, opts ReplayOptions) (ReplaySta
 	}
 	if err := sc.Err(); err != nil {
 		return stats, fmt.Errorf("replay: read events at line %d: %w", stats.Lines+1, err)
+	}
+	if opts.Until > watermark {
+		if err := fire(opts.Until); err != nil {
+			return stats, err
+		}
 	}
 	for p := range parts {
 		if err := commit(p); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/rekindle/rekindle/bitmap"
 	"github.com/rekindle/rekindle/sinks"
 	"github.com/rekindle/rekindle/state"
 )
@@ -43,6 +44,10 @@ type Runner struct {
 	log    *slog.Logger
 	writer *kafka.Writer
 	stats  Stats
+	regs   struct {
+		sync.Mutex
+		m map[int32]*bitmap.Registry
+	}
 }
 
 // Stats are the running totals of a Runner; safe for concurrent use.
@@ -229,20 +234,34 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 	}
 	r.log.Debug("partition worker started", "topic", topic, "partition", w.partition, "offset", next)
 
+	r.addRegistry(w.partition, ps.Registry())
+	defer r.removeRegistry(w.partition)
+
 	batch := make([]kafka.Message, 0, cfg.Processing.BatchSize)
 	msgs := make([]kafka.Message, 0, cfg.Processing.BatchSize)
 	var lastGroupCommit time.Time
+	lastSizes, lastSnapshot := time.Now(), time.Now()
+	sizesEvery, snapshotEvery := time.Duration(cfg.Segments.SizesInterval), time.Duration(cfg.Segments.SnapshotInterval)
 	for {
 		batch = batch[:0]
-		m, err := reader.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+		// Wait for input at most a timer tick: timers and sizes are due on
+		// the clock, not only when events arrive.
+		first, cancel := context.WithTimeout(ctx, timerTick)
+		m, err := reader.FetchMessage(first)
+		cancel()
+		switch {
+		case err == nil:
+			batch = append(batch, m)
+		case ctx.Err() != nil:
+			// Shutdown or revocation: save the bitmaps with the state.
+			if next >= 0 {
+				return ps.Commit(next, false, true)
 			}
+			return nil
+		case !errors.Is(err, context.DeadlineExceeded):
 			return fmt.Errorf("stream: fetch %s/%d: %w", topic, w.partition, err)
 		}
-		batch = append(batch, m)
-		if len(batch) < cfg.Processing.BatchSize {
+		if len(batch) > 0 && len(batch) < cfg.Processing.BatchSize {
 			fill, cancel := context.WithTimeout(ctx, cfg.Processing.BatchWait)
 			for len(batch) < cfg.Processing.BatchSize {
 				m, err := reader.FetchMessage(fill)
@@ -269,6 +288,26 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 				h(w.partition, i+1)
 			}
 		}
+		if len(batch) > 0 {
+			next = batch[len(batch)-1].Offset + 1
+		}
+		// The clock: event time, or the wall clock when it is ahead (an idle
+		// partition advances with the wall clock).
+		now := max(time.Now().UnixMilli(), ps.Watermark())
+		fired := 0
+		if next >= 0 && ps.TimersDue(now) {
+			if fired, err = ps.FireTimers(now, cfg.Processing.BatchSize); err != nil {
+				return err
+			}
+		}
+		sizes := next >= 0 && time.Since(lastSizes) >= sizesEvery
+		if sizes {
+			lastSizes = time.Now()
+			ps.EmitSizes(now)
+		}
+		if len(batch) == 0 && fired == 0 && !sizes {
+			continue
+		}
 		outs := ps.Outputs()
 		if len(outs) > 0 {
 			msgs = msgs[:0]
@@ -292,8 +331,11 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 			h(w.partition, len(outs))
 		}
 		counters := *ps.Counters()
-		last := batch[len(batch)-1].Offset
-		if err := ps.Commit(last+1, false); err != nil {
+		snapshot := time.Since(lastSnapshot) >= snapshotEvery
+		if snapshot {
+			lastSnapshot = time.Now()
+		}
+		if err := ps.Commit(next, false, snapshot); err != nil {
 			return err
 		}
 		r.stats.add(&counters)
@@ -304,12 +346,44 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 		// the offset committed with the state.
 		if time.Since(lastGroupCommit) > time.Second {
 			lastGroupCommit = time.Now()
-			if err := w.gen.CommitOffsets(map[string]map[int]int64{topic: {int(w.partition): last + 1}}); err != nil && ctx.Err() == nil {
+			if err := w.gen.CommitOffsets(map[string]map[int]int64{topic: {int(w.partition): next}}); err != nil && ctx.Err() == nil {
 				r.log.Debug("group offset commit failed", "partition", w.partition, "err", err)
 			}
 		}
 		if ctx.Err() != nil {
-			return nil
+			return ps.Commit(next, false, true)
 		}
 	}
+}
+
+// timerTick is how long a partition worker waits for input before it looks
+// at its timers: a user enters an absence segment within about this long
+// of the deadline.
+const timerTick = 250 * time.Millisecond
+
+func (r *Runner) addRegistry(p int32, reg *bitmap.Registry) {
+	r.regs.Lock()
+	defer r.regs.Unlock()
+	if r.regs.m == nil {
+		r.regs.m = map[int32]*bitmap.Registry{}
+	}
+	r.regs.m[p] = reg
+}
+
+func (r *Runner) removeRegistry(p int32) {
+	r.regs.Lock()
+	defer r.regs.Unlock()
+	delete(r.regs.m, p)
+}
+
+// Registries returns the segment bitmaps of the partitions this runner owns
+// now, by partition.
+func (r *Runner) Registries() map[int32]*bitmap.Registry {
+	r.regs.Lock()
+	defer r.regs.Unlock()
+	out := make(map[int32]*bitmap.Registry, len(r.regs.m))
+	for p, reg := range r.regs.m {
+		out[p] = reg
+	}
+	return out
 }

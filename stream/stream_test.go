@@ -181,18 +181,24 @@ func TestDuplicatesAndBadInputGoWhereTheyBelong(t *testing.T) {
 	}
 }
 
-func TestReplayIsByteIdentical(t *testing.T) {
+func replayFixture(t testing.TB) string {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "replay_events.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return string(data)
+}
+
+func TestReplayIsByteIdentical(t *testing.T) {
+	data := replayFixture(t)
 	const yaml = `
 campaigns:
   - {id: opened, trigger: {event: Application Opened}, channels: [push, inapp], template: hi}
   - {id: bought, trigger: {event: Order Completed}, channels: [email, sms, push], template: thanks}
 `
-	a := replay(t, mustProcessor(t, yaml), string(data))
-	b := replay(t, mustProcessor(t, yaml), string(data))
+	a := replay(t, mustProcessor(t, yaml), data)
+	b := replay(t, mustProcessor(t, yaml), data)
 	if len(a.decisions) == 0 || len(a.facts) == 0 {
 		t.Fatalf("the fixture should produce decisions and facts (got %d, %d bytes)", len(a.decisions), len(a.facts))
 	}
@@ -233,7 +239,8 @@ func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
 		{"kafka:\n  partitions: 300\n", "x.yaml:2: kafka.partitions: 300 is out of range"},
 		{"kafka:\n  partitons: 4\n", "x.yaml:2: unknown key partitons"},
 		{"campaigns:\n  - id: a\n    trigger: {event: X}\n    channels: [push, fax]\n", `x.yaml:4: campaigns[0].channels[1]: unknown channel "fax"`},
-		{"campaigns:\n  - id: a\n    channels: [push]\n", "x.yaml:2: campaigns[0].trigger.event: missing"},
+		{"campaigns:\n  - id: a\n    channels: [push]\n", "x.yaml:2: campaigns[0].trigger: campaign \"a\" needs exactly one of trigger.event"},
+		{"segments:\n  lapsed_after: 30 days\n", `x.yaml:2: invalid duration "30 days"`},
 		{"processing:\n  batch_wait: soon\n", "x.yaml:2: "},
 		{"kafka: [\n", "x.yaml:"},
 		{"vocabulary:\n  Bought: Order Done\n", `x.yaml:2: vocabulary.Bought: "Order Done" is not a built-in event name`},

@@ -21,6 +21,7 @@ func cmdDemo(ctx context.Context, log *slog.Logger, args []string) error {
 	fs.StringVar(&cfg.ClickHouse, "clickhouse", bench.DefaultDemoClickHouse, "ClickHouse native address; if unreachable, rows go to JSONEachRow files (\"off\" skips the check)")
 	fs.StringVar(&cfg.OutDir, "out", bench.DefaultDemoOutDir, "directory for state and JSONEachRow files")
 	fs.IntVar(&cfg.Partitions, "partitions", 8, "partitions of the demo topics")
+	fs.Float64Var(&cfg.SimulatedDays, "days", bench.DefaultDemoSimulatedDays, "days of event time the traffic spans (absence segments need time to pass)")
 	summaryJSON := fs.String("summary-json", "", "also write the summary as JSON to this file")
 	verbose := fs.Bool("v", false, "log what the components do")
 	if err := fs.Parse(args); err != nil {
@@ -60,6 +61,12 @@ func printSummary(s bench.DemoSummary) {
 	}
 	fmt.Printf("\n  suppressed          %d (no consent on any campaign channel)\n", s.Suppressions)
 	fmt.Printf("  facts               %d\n", s.Facts)
+	fmt.Printf("  segments (size at the end):\n")
+	for _, name := range sortedKeys(s.Segments) {
+		if s.Segments[name] > 0 {
+			fmt.Printf("    %-18s %d\n", name, s.Segments[name])
+		}
+	}
 	fmt.Printf("  analytics           %s\n", s.Analytics)
 	for _, t := range sortedKeys(s.LoadedRows) {
 		fmt.Printf("    %-18s %d rows\n", t, s.LoadedRows[t])

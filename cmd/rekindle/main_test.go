@@ -105,7 +105,7 @@ func TestUserCommandPrintsTheRecord(t *testing.T) {
 	if err := ps.Process(&in); err != nil {
 		t.Fatal(err)
 	}
-	if err := ps.Commit(1, true); err != nil {
+	if err := ps.Commit(1, true, false); err != nil {
 		t.Fatal(err)
 	}
 	store.Close()

@@ -18,11 +18,15 @@ func (p *Pipeline) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/users/{id}", p.getUser)
 	mux.HandleFunc("GET /v1/stats", p.getStats)
+	mux.HandleFunc("GET /v1/segments", p.listSegments)
+	mux.HandleFunc("GET /v1/segments/{name}", p.getSegment)
+	mux.HandleFunc("GET /v1/segments/{name}/export", p.exportSegment)
+	mux.HandleFunc("GET /v1/audience", p.audience)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path+" (try GET /v1/users/{id} or GET /v1/stats)")
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path+" (try GET /v1/users/{id}, /v1/segments, /v1/segments/{name}[/export], /v1/audience?expr=... or /v1/stats)")
 	})
 	return mux
 }
@@ -33,15 +37,7 @@ func (p *Pipeline) getUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "missing user id in path /v1/users/{id}")
 		return
 	}
-	var rec state.UserRecord
-	home := p.PartitionOf(id)
-	found, err := p.Store.Partition(home).GetUser(id, &rec)
-	// Producers that do not partition with murmur2 put users elsewhere.
-	for part := int32(0); err == nil && !found && part < int32(p.Partitions); part++ {
-		if part != home {
-			found, err = p.Store.Partition(part).GetUser(id, &rec)
-		}
-	}
+	rec, found, err := p.lookupUser(id)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -50,7 +46,10 @@ func (p *Pipeline) getUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "user "+strconv.Quote(id)+" not found (no event for this user id has been processed)")
 		return
 	}
-	writeJSON(w, http.StatusOK, stream.ViewUser(&rec))
+	writeJSON(w, http.StatusOK, struct {
+		stream.UserView
+		Segments []string `json:"segments"`
+	}{stream.ViewUser(&rec), p.Processor.SegmentNames(&rec.Segments)})
 }
 
 // StatsView is the body of GET /v1/stats.

@@ -2,12 +2,16 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -308,6 +312,71 @@ func TestEndToEndThroughEmbeddedBroker(t *testing.T) {
 	if resp.StatusCode != 200 || v.Email != "user-0000@example.com" || v.Channels["push"].Consent != "granted" || v.Purchases != 1 {
 		t.Errorf("GET /v1/users/user-0000: %d %+v", resp.StatusCode, v)
 	}
+	// Segments: the events are months old, so on the live clock everybody
+	// lapses as soon as the timers run.
+	getJSON := func(path string, wantStatus int, v any) {
+		t.Helper()
+		resp, err := http.Get("http://" + p.HTTPAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != wantStatus {
+			t.Fatalf("GET %s: status %d, want %d", path, resp.StatusCode, wantStatus)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+	}
+	var seg SegmentView
+	waitFor(t, "every user in lapsed", 30*time.Second, func() bool {
+		getJSON("/v1/segments/lapsed", 200, &seg)
+		return seg.Size == uint64(len(s.perUser))
+	})
+	var aud struct{ Count uint64 }
+	getJSON("/v1/audience?expr=lapsed%20and%20push_enabled%20and%20not%20email_subscribed", 200, &aud)
+	if aud.Count != uint64(len(s.push)) {
+		t.Errorf("audience count %d, want %d", aud.Count, len(s.push))
+	}
+	var bad struct {
+		Error    string
+		Position int
+	}
+	getJSON("/v1/audience?expr=lapsed%20and%20(push_enabled", 400, &bad)
+	if bad.Position != 24 || !strings.Contains(bad.Error, `expected ")" to close "(" at position 11`) {
+		t.Errorf("bad expression: %+v, want the end of input (24) and the unclosed parenthesis at 11", bad)
+	}
+	var member struct{ Member bool }
+	getJSON("/v1/segments/push_enabled?member=user-0000", 200, &member)
+	if !member.Member {
+		t.Error("user-0000 granted push but is not a member of push_enabled")
+	}
+	resp, err = http.Get("http://" + p.HTTPAddr + "/v1/segments/email_subscribed/export?format=facebook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	export, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	exported := strings.Split(strings.TrimSpace(string(export)), "\n")
+	if exported[0] != "email,phone" || len(exported) != len(s.email)+1 {
+		t.Fatalf("facebook export: header %q and %d rows, want %d", exported[0], len(exported)-1, len(s.email))
+	}
+	hashes := map[string]bool{}
+	for u := range s.email {
+		sum := sha256.Sum256([]byte(u + "@example.com"))
+		hashes[hex.EncodeToString(sum[:])+","] = true
+	}
+	for _, row := range exported[1:] {
+		if !hashes[row] {
+			t.Errorf("export row %q is not the SHA-256 of a subscriber's normalised email", row)
+		}
+	}
+	var withSegs struct{ Segments []string }
+	getJSON("/v1/users/user-0001", 200, &withSegs)
+	if !slices.Contains(withSegs.Segments, "email_subscribed") || !slices.Contains(withSegs.Segments, "lapsed") {
+		t.Errorf("user-0001's segments: %v", withSegs.Segments)
+	}
+
 	resp, err = http.Get("http://" + p.HTTPAddr + "/v1/users/nobody")
 	if err != nil {
 		t.Fatal(err)
