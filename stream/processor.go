@@ -182,6 +182,8 @@ type PartitionState struct {
 	reg     *bitmap.Registry // segment bitmaps of this partition
 	changes []bitmap.Change  // applied to reg at commit
 	minDue  int64            // no timer of this partition is due before this (0: none known)
+	// catalogStored: the store knows which segment ids the records' masks use.
+	catalogStored bool
 }
 
 // NewPartitionState opens the processing state of one partition.
@@ -361,7 +363,7 @@ func (ps *PartitionState) Commit(next int64, sync, snapshot bool) error {
 		}
 	}
 	ps.reg.Apply(ps.changes)
-	if snapshot {
+	if snapshot || !ps.catalogStored {
 		if err := ps.putSnapshot(b, next); err != nil {
 			return err
 		}

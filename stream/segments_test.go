@@ -337,3 +337,51 @@ func TestSegmentsSurviveRestartAndRebuildMatches(t *testing.T) {
 		t.Fatal("after a restart with a stale snapshot, the newest user is missing from the bitmaps")
 	}
 }
+
+// A segment definition added between runs applies to the users already
+// stored: their segments are recomputed at startup.
+func TestChangedDefinitionsAreRecomputed(t *testing.T) {
+	dir := t.TempDir()
+	run := func(yaml string, events ...string) (*state.Store, *PartitionState, *Processor) {
+		p := mustProcessor(t, yaml)
+		store, err := state.Open(state.Options{Dir: dir, Logf: func(string, ...any) {}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, err := p.NewPartitionState(store.Partition(0), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, _, _ := store.Partition(0).Offset()
+		for _, e := range events {
+			in := Input{Topic: "events", Offset: next, Value: []byte(e)}
+			next++
+			if err := ps.Process(&in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := ps.Commit(next, false, false); err != nil {
+			t.Fatal(err)
+		}
+		return store, ps, p
+	}
+	store, _, _ := run("", ev("rich", "m1", at(0), "Order Completed", `{"revenue":900}`), ev("poor", "m2", at(0), "Order Completed", `{"revenue":9}`))
+	store.Close()
+
+	store, ps, p := run(definitionsYAML)
+	defer store.Close()
+	big, _ := p.segs.catalog.ID("big_spenders")
+	lapsed, _ := p.segs.catalog.ID("purchase_lapsed")
+	for user, want := range map[string]bool{"rich": true, "poor": false} {
+		var rec state.UserRecord
+		if found, err := store.Partition(0).GetUser(user, &rec); err != nil || !found {
+			t.Fatal(user, found, err)
+		}
+		if maskHas(&rec.Segments, big) != want || ps.reg.Contains(big, rec.DenseID) != want {
+			t.Errorf("%s: big_spenders in record %v, in bitmap %v, want %v", user, maskHas(&rec.Segments, big), ps.reg.Contains(big, rec.DenseID), want)
+		}
+		if maskHas(&rec.Segments, lapsed) || rec.TimerDue == 0 {
+			t.Errorf("%s: built-in segments or timer wrong after the recompute: %v, timer %d", user, p.SegmentNames(&rec.Segments), rec.TimerDue)
+		}
+	}
+}

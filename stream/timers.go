@@ -36,10 +36,12 @@ func (ps *PartitionState) loadSegments() error {
 		return err
 	}
 	if found && string(stored) != names {
-		return fmt.Errorf("stream: partition %d: the segment definitions changed since its state was written "+
-			"(stored: %q); recomputing existing users' segments is not supported yet: start with an empty state directory",
-			ps.partition, strings.ReplaceAll(string(stored), "\n", ","))
+		// The definitions changed: the masks in the records use old ids.
+		if err := ps.recomputeSegments(); err != nil {
+			return err
+		}
 	}
+	ps.catalogStored = found
 	if err := ps.restoreSnapshot(); err != nil {
 		// Missing, stale or corrupt: the user records are the truth.
 		ps.reg.Reset()
@@ -77,6 +79,53 @@ func (ps *PartitionState) restoreSnapshot() error {
 	return ps.reg.UnmarshalBinary(blob[8:])
 }
 
+// recomputeSegments recomputes every user's segments and timer after the
+// segment definitions changed, each at the user's own latest known time
+// (timers then bring them up to the clock, with facts at the deadlines).
+// The recomputation itself emits no facts: a changed definition is not
+// something the user did. The bitmap snapshot is invalidated.
+func (ps *PartitionState) recomputeSegments() error {
+	b := ps.store.NewBatch()
+	defer b.Close()
+	n := 0
+	err := ps.store.ForEachUser(func(r *state.UserRecord) error {
+		m, next := ps.proc.segs.compute(r, latestTime(r))
+		if m == r.Segments && next == r.TimerDue {
+			return nil
+		}
+		b.SetTimer(r.UserID, r.TimerDue, next)
+		r.Segments, r.TimerDue = m, next
+		b.PutUser(r)
+		if n++; n%10_000 == 0 {
+			return b.Commit(false)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("stream: partition %d: recompute segments after a definition change: %w", ps.partition, err)
+	}
+	b.DeleteBlob(blobSegments)
+	b.PutBlob(blobCatalog, []byte(strings.Join(ps.proc.segs.catalog.Names(), "\n")))
+	return b.Commit(true)
+}
+
+// latestTime is the newest time the record knows of.
+func latestTime(r *state.UserRecord) int64 {
+	t := max(r.LastPurchase, r.CartUpdated, r.PushChanged, r.EmailChanged, r.SMSChanged, r.UninstalledAt, r.PremiumAt, r.LastDecisionAt)
+	for _, v := range r.LastSeen {
+		t = max(t, v)
+	}
+	for ch := range r.LastDelivered {
+		t = max(t, r.LastDelivered[ch], r.LastEngaged[ch])
+	}
+	for _, te := range r.Tracked {
+		if len(te.Times) > 0 {
+			t = max(t, te.Times[len(te.Times)-1])
+		}
+	}
+	return t
+}
+
 // RebuildSegments sets the bitmaps from the segment membership stored in
 // every user record of the partition.
 func (ps *PartitionState) RebuildSegments() error {
@@ -101,6 +150,7 @@ func (ps *PartitionState) putSnapshot(b *state.Batch, next int64) error {
 	binary.BigEndian.PutUint64(blob, uint64(next))
 	b.PutBlob(blobSegments, append(blob, data...))
 	b.PutBlob(blobCatalog, []byte(strings.Join(ps.proc.segs.catalog.Names(), "\n")))
+	ps.catalogStored = true
 	return nil
 }
 
