@@ -11,18 +11,18 @@ const (
 	DefaultFactsTopic      = "rekindle.facts"
 	DefaultSendsPrefix     = "sends."
 	DefaultPartitions      = 8
-	DefaultSessionTimeout  = 10 * time.Second
+	DefaultSessionTimeout  = Duration(10 * time.Second)
 	DefaultStateDir        = "rekindle-data"
 	DefaultBatchSize       = 2000
-	DefaultBatchWait       = 5 * time.Millisecond
+	DefaultBatchWait       = Duration(5 * time.Millisecond)
 	DefaultMaxEventBytes   = 64 << 10
-	DefaultMaxFutureSkew   = 24 * time.Hour
+	DefaultMaxFutureSkew   = Duration(24 * time.Hour)
 	DefaultCacheUsers      = 200_000
-	DefaultSyncInterval    = 200 * time.Millisecond
+	DefaultSyncInterval    = Duration(200 * time.Millisecond)
 	DefaultHTTPListen      = "127.0.0.1:8080"
 	DefaultClickHouseDB    = "rekindle"
 	DefaultCHBatchRows     = 50_000
-	DefaultCHFlushInterval = time.Second
+	DefaultCHFlushInterval = Duration(time.Second)
 )
 
 // Config is rekindle's whole configuration, as read from rekindle.yaml. The
@@ -118,7 +118,7 @@ type KafkaConfig struct {
 	// ReplicationFactor of topics rekindle creates (default 1).
 	ReplicationFactor int `yaml:"replication_factor"`
 	// SessionTimeout of the consumer groups (default 10s).
-	SessionTimeout time.Duration `yaml:"session_timeout"`
+	SessionTimeout Duration `yaml:"session_timeout"`
 }
 
 // TopicsConfig names the topics.
@@ -140,7 +140,7 @@ type StateConfig struct {
 	// fsync (default DefaultSyncInterval). Batches commit without fsync; a
 	// machine crash loses at most this much state, which is then rebuilt by
 	// re-reading its inputs (their offsets are lost with it).
-	SyncInterval time.Duration `yaml:"sync_interval"`
+	SyncInterval Duration `yaml:"sync_interval"`
 }
 
 // ProcessingConfig tunes the processing loop.
@@ -148,12 +148,12 @@ type ProcessingConfig struct {
 	// BatchSize: events per commit at most (default DefaultBatchSize).
 	BatchSize int `yaml:"batch_size"`
 	// BatchWait: how long a batch waits to fill up (default DefaultBatchWait).
-	BatchWait time.Duration `yaml:"batch_wait"`
+	BatchWait Duration `yaml:"batch_wait"`
 	// MaxEventBytes: larger records go to the DLQ (default DefaultMaxEventBytes).
 	MaxEventBytes int `yaml:"max_event_bytes"`
 	// MaxFutureSkew: events further in the future than this go to the DLQ
 	// (default DefaultMaxFutureSkew).
-	MaxFutureSkew time.Duration `yaml:"max_future_skew"`
+	MaxFutureSkew Duration `yaml:"max_future_skew"`
 }
 
 // ClickHouseConfig enables the loader when Addr is set.
@@ -165,7 +165,7 @@ type ClickHouseConfig struct {
 	// BatchRows: rows per insert at most (default DefaultCHBatchRows).
 	BatchRows int `yaml:"batch_rows"`
 	// FlushInterval: longest wait before an insert (default DefaultCHFlushInterval).
-	FlushInterval time.Duration `yaml:"flush_interval"`
+	FlushInterval Duration `yaml:"flush_interval"`
 }
 
 // HTTPConfig configures the HTTP API.

@@ -117,7 +117,7 @@ func NewProcessor(cfg Config) (*Processor, error) {
 		decoder: segment.NewDecoder(segment.DecoderOptions{
 			Vocabulary:    vocab,
 			MaxBytes:      cfg.Processing.MaxEventBytes,
-			MaxFutureSkew: cfg.Processing.MaxFutureSkew,
+			MaxFutureSkew: time.Duration(cfg.Processing.MaxFutureSkew),
 		}),
 		byName:  map[string][]*campaign{},
 		byEnter: map[int][]*campaign{},

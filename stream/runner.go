@@ -104,9 +104,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		ID:                cfg.Kafka.GroupID,
 		Brokers:           r.opts.Brokers,
 		Topics:            []string{cfg.Topics.Events},
-		SessionTimeout:    cfg.Kafka.SessionTimeout,
-		RebalanceTimeout:  cfg.Kafka.SessionTimeout,
-		HeartbeatInterval: cfg.Kafka.SessionTimeout / 5,
+		SessionTimeout:    time.Duration(cfg.Kafka.SessionTimeout),
+		RebalanceTimeout:  time.Duration(cfg.Kafka.SessionTimeout),
+		HeartbeatInterval: time.Duration(cfg.Kafka.SessionTimeout) / 5,
 		JoinGroupBackoff:  500 * time.Millisecond,
 		StartOffset:       kafka.FirstOffset,
 	})
@@ -152,7 +152,7 @@ func (r *Runner) Run(ctx context.Context) error {
 // syncLoop makes committed state durable every SyncInterval, so that no
 // commit on the hot path waits for an fsync.
 func (r *Runner) syncLoop(ctx context.Context) {
-	t := time.NewTicker(r.proc.cfg.State.SyncInterval)
+	t := time.NewTicker(time.Duration(r.proc.cfg.State.SyncInterval))
 	defer t.Stop()
 	for {
 		select {
@@ -262,7 +262,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 			return fmt.Errorf("stream: fetch %s/%d: %w", topic, w.partition, err)
 		}
 		if len(batch) > 0 && len(batch) < cfg.Processing.BatchSize {
-			fill, cancel := context.WithTimeout(ctx, cfg.Processing.BatchWait)
+			fill, cancel := context.WithTimeout(ctx, time.Duration(cfg.Processing.BatchWait))
 			for len(batch) < cfg.Processing.BatchSize {
 				m, err := reader.FetchMessage(fill)
 				if err != nil {

@@ -137,7 +137,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 			FactsTopic:    cfg.Topics.Facts,
 			SendTopics:    sends,
 			BatchRows:     cfg.ClickHouse.BatchRows,
-			FlushInterval: cfg.ClickHouse.FlushInterval,
+			FlushInterval: time.Duration(cfg.ClickHouse.FlushInterval),
 			Logger:        log,
 		}, sink)
 		if err != nil {
