@@ -371,6 +371,38 @@ func TestEndToEndThroughEmbeddedBroker(t *testing.T) {
 			t.Errorf("export row %q is not the SHA-256 of a subscriber's normalised email", row)
 		}
 	}
+	for format, want := range map[string]string{"csv": "user-0001,user-0001@example.com,,,", "ndjson": `{"country":"","email":"user-0001@example.com","phone":"","timezone":"","user_id":"user-0001"}`} {
+		resp, err := http.Get("http://" + p.HTTPAddr + "/v1/segments/email_subscribed/export?format=" + format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if n := strings.Count(string(body), "\n"); !strings.Contains(string(body), want+"\n") || n < len(s.email) {
+			t.Errorf("%s export: %d lines, want a line %s:\n%.300s", format, n, want, body)
+		}
+	}
+	resp, err = http.Get("http://" + p.HTTPAddr + "/v1/segments/email_subscribed/export?format=xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("export in an unknown format: status %d, want 400", resp.StatusCode)
+	}
+	// The live timer fired at the exact deadline: 30 days after the last activity.
+	lapsedAt := ""
+	for _, m := range readTopic(t, p.Brokers, "rekindle.facts") {
+		var f sinks.Fact
+		json.Unmarshal(m.Value, &f)
+		if f.Kind == sinks.FactSegmentChange && f.UserID == "user-0000" && f.Segment == "lapsed" && *f.Entered {
+			lapsedAt = f.At + " " + f.Cause
+		}
+	}
+	if want := "2026-03-31T09:01:00.000Z timer"; lapsedAt != want {
+		t.Errorf("user-0000 entered lapsed at %q, want %q", lapsedAt, want)
+	}
+
 	var withSegs struct{ Segments []string }
 	getJSON("/v1/users/user-0001", 200, &withSegs)
 	if !slices.Contains(withSegs.Segments, "email_subscribed") || !slices.Contains(withSegs.Segments, "lapsed") {
