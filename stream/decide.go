@@ -2,7 +2,6 @@ package stream
 
 import (
 	"encoding/json"
-	"fmt"
 	"strconv"
 
 	"github.com/rekindle/rekindle/sinks"
@@ -107,16 +106,12 @@ func (ps *PartitionState) decide(cp *campaign, rec *state.UserRecord, c *cause, 
 		if len(c.props) > 0 {
 			d.Attributes.Properties = json.RawMessage(c.props)
 		}
-		value, err := json.Marshal(&d)
-		if err != nil {
-			// Properties passed the decoder's validation, so this cannot
-			// happen; if it does, the cause is reported rather than lost.
-			ps.proc.log("stream: encode decision", fmt.Errorf("campaign %q, %s: %w", cp.id, ref, err))
-			return
-		}
+		start := len(ps.arena)
+		ps.arena = sinks.AppendDecision(ps.arena, &d)
+		value := ps.arena[start:len(ps.arena):len(ps.arena)]
 		ps.counters.Decisions[ch]++
 		rec.LastDecisionAt = c.at
-		ps.out = append(ps.out, Output{Topic: ps.proc.sendTopics[ch], Key: []byte(rec.UserID), Value: value})
+		ps.out = append(ps.out, Output{Topic: ps.proc.sendTopics[ch], Key: ps.arenaString(rec.UserID), Value: value})
 		return
 	}
 	ps.counters.Suppressions++

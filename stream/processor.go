@@ -1,10 +1,7 @@
 package stream
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -81,17 +78,6 @@ type Processor struct {
 	byName     map[string][]*campaign
 	byEnter    map[int][]*campaign // segment id → campaigns triggered on entering
 	byExit     map[int][]*campaign
-	logger     *slog.Logger
-}
-
-// SetLogger sets where the processor reports problems it cannot attach to
-// an input (default: discarded).
-func (p *Processor) SetLogger(l *slog.Logger) { p.logger = l }
-
-func (p *Processor) log(msg string, err error) {
-	if p.logger != nil {
-		p.logger.Error(msg, "err", err)
-	}
 }
 
 // Catalog returns the segment catalog: built-in and user-defined segment
@@ -175,6 +161,7 @@ type PartitionState struct {
 	seq       uint32 // next dense-id sequence number
 	seqDirty  bool
 	out       []Output
+	arena     []byte // output keys and values of the batch, reused after they are written
 	counters  Counters
 	ev        segment.Event
 	watermark int64 // largest event time seen, Unix ms
@@ -215,6 +202,7 @@ func (ps *PartitionState) Outputs() []Output { return ps.out }
 func (ps *PartitionState) clearOutputs() {
 	clear(ps.out)
 	ps.out = ps.out[:0]
+	ps.arena = ps.arena[:0]
 }
 
 // Counters returns what was counted since the last Commit.
@@ -432,12 +420,18 @@ func inputRef(in *Input) string {
 }
 
 func (ps *PartitionState) emitFact(f *sinks.Fact) {
-	value, err := json.Marshal(f)
-	if err != nil {
-		panic(fmt.Sprintf("stream: marshal fact: %v", err)) // a Fact always marshals
-	}
+	start := len(ps.arena)
+	ps.arena = sinks.AppendFact(ps.arena, f)
+	value := ps.arena[start:len(ps.arena):len(ps.arena)]
 	ps.counters.Facts++
-	ps.out = append(ps.out, Output{Topic: ps.proc.cfg.Topics.Facts, Key: []byte(f.UserID), Value: value})
+	ps.out = append(ps.out, Output{Topic: ps.proc.cfg.Topics.Facts, Key: ps.arenaString(f.UserID), Value: value})
+}
+
+// arenaString copies s into the batch's output arena.
+func (ps *PartitionState) arenaString(s string) []byte {
+	start := len(ps.arena)
+	ps.arena = append(ps.arena, s...)
+	return ps.arena[start:len(ps.arena):len(ps.arena)]
 }
 
 // PartitionOf returns the partition (of n) that the Java-compatible murmur2

@@ -289,3 +289,14 @@ func (ps *PartitionState) EmitSizes(now int64) {
 		})
 	}
 }
+
+// DropSegmentSnapshot deletes the segment bitmaps saved with a partition's
+// state, so that the next NewPartitionState rebuilds them from the user
+// records (as after a missing or corrupt snapshot). Benchmarks use it to
+// time the rebuild.
+func DropSegmentSnapshot(store *state.Partition) error {
+	b := store.NewBatch()
+	defer b.Close()
+	b.DeleteBlob(blobSegments)
+	return b.Commit(true)
+}

@@ -1,0 +1,196 @@
+package sinks
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// AppendDecision appends d's JSON to dst: the same bytes as json.Marshal(d),
+// without reflection or allocation.
+func AppendDecision(dst []byte, d *Decision) []byte {
+	dst = append(dst, `{"decision_id":`...)
+	dst = AppendJSONString(dst, d.DecisionID)
+	dst = appendField(dst, "campaign_id", d.CampaignID)
+	dst = appendField(dst, "user_id", d.UserID)
+	dst = appendField(dst, "channel", d.Channel)
+	dst = appendField(dst, "template", d.Template)
+	dst = appendField(dst, "decided_at", d.DecidedAt)
+	dst = appendField(dst, "send_at", d.SendAt)
+	t := &d.Trigger
+	dst = append(dst, `,"trigger":{`...)
+	mark := len(dst)
+	dst = appendOptional(dst, mark, "event", t.Event)
+	dst = appendOptional(dst, mark, "message_id", t.MessageID)
+	dst = appendOptional(dst, mark, "timer", t.Timer)
+	dst = appendOptional(dst, mark, "segment", t.Segment)
+	dst = appendOptional(dst, mark, "topic", t.Topic)
+	if len(dst) > mark {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"partition":`...)
+	dst = strconv.AppendInt(dst, int64(t.Partition), 10)
+	dst = append(dst, `,"offset":`...)
+	dst = strconv.AppendInt(dst, t.Offset, 10)
+	a := &d.Attributes
+	dst = append(dst, `},"attributes":{`...)
+	mark = len(dst)
+	dst = appendOptional(dst, mark, "email", a.Email)
+	dst = appendOptional(dst, mark, "phone", a.Phone)
+	dst = appendOptional(dst, mark, "timezone", a.Timezone)
+	if len(a.Properties) > 0 {
+		if len(dst) > mark {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"properties":`...)
+		dst = appendCompactJSON(dst, a.Properties)
+	}
+	return append(dst, "}}"...)
+}
+
+// AppendFact appends f's JSON to dst: the same bytes as json.Marshal(f).
+func AppendFact(dst []byte, f *Fact) []byte {
+	dst = append(dst, `{"fact_id":`...)
+	dst = AppendJSONString(dst, f.FactID)
+	dst = appendField(dst, "kind", f.Kind)
+	dst = appendField(dst, "user_id", f.UserID)
+	dst = appendField(dst, "at", f.At)
+	dst = appendOptional(dst, 0, "campaign_id", f.CampaignID)
+	dst = appendOptional(dst, 0, "reason", f.Reason)
+	dst = appendOptional(dst, 0, "channel", f.Channel)
+	dst = appendOptional(dst, 0, "from", f.From)
+	dst = appendOptional(dst, 0, "to", f.To)
+	dst = appendOptional(dst, 0, "segment", f.Segment)
+	if f.Entered != nil {
+		dst = append(dst, `,"entered":`...)
+		dst = strconv.AppendBool(dst, *f.Entered)
+	}
+	if f.Partition != nil {
+		dst = append(dst, `,"partition":`...)
+		dst = strconv.AppendInt(dst, int64(*f.Partition), 10)
+	}
+	if f.Size != nil {
+		dst = append(dst, `,"size":`...)
+		dst = strconv.AppendUint(dst, *f.Size, 10)
+	}
+	dst = appendOptional(dst, 0, "cause", f.Cause)
+	dst = appendOptional(dst, 0, "message_id", f.MessageID)
+	return append(dst, '}')
+}
+
+// appendField appends ,"name":"value".
+func appendField(dst []byte, name, value string) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return AppendJSONString(dst, value)
+}
+
+// appendOptional appends "name":"value" for a non-empty value (omitempty),
+// with a comma unless it is the first member after position mark (mark 0:
+// always a comma).
+func appendOptional(dst []byte, mark int, name, value string) []byte {
+	if value == "" {
+		return dst
+	}
+	if mark == 0 || len(dst) > mark {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return AppendJSONString(dst, value)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendJSONString appends s as a JSON string exactly as encoding/json
+// writes it: HTML-sensitive characters, U+2028 and U+2029 escaped, invalid
+// UTF-8 replaced by U+FFFD.
+func AppendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendCompactJSON appends valid JSON src without insignificant white
+// space, escaping <, >, &, U+2028 and U+2029 as encoding/json does for a
+// json.RawMessage.
+func appendCompactJSON(dst, src []byte) []byte {
+	inString, escaped := false, false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			case c == '<' || c == '>' || c == '&':
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+				continue
+			case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
+				dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[src[i+2]&0xf])
+				i += 2
+				continue
+			}
+			dst = append(dst, c)
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '"':
+			inString = true
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
