@@ -291,7 +291,7 @@ func (c *consentCause) fact(channel, from, to string) {
 		FactID:    "consent:" + inputRef(c.in) + ":" + channel,
 		Kind:      sinks.FactConsentChange,
 		UserID:    c.rec.UserID,
-		At:        formatTime(c.t),
+		At:        c.ps.formatTime(c.t),
 		Channel:   channel,
 		From:      from,
 		To:        to,

@@ -23,6 +23,7 @@ type cause struct {
 	user      string // timers: whose
 	in        *Input // nil for timers
 	props     []byte
+	refStr    string // ref(), once built
 }
 
 func eventCause(in *Input, ev *segment.Event, t int64) cause {
@@ -44,10 +45,14 @@ func (c *cause) timer() string {
 // ref is the cause's deterministic id part: "topic/partition/offset" or
 // "timer/user/due".
 func (c *cause) ref() string {
-	if c.in != nil {
-		return inputRef(c.in)
+	if c.refStr == "" {
+		if c.in != nil {
+			c.refStr = inputRef(c.in)
+		} else {
+			c.refStr = "timer/" + c.timer()
+		}
 	}
-	return "timer/" + c.timer()
+	return c.refStr
 }
 
 // trigger evaluates the campaigns an event starts. It runs after apply, so a
@@ -83,7 +88,7 @@ func Allowed(rec *state.UserRecord, ch state.Channel) bool {
 // decide emits one decision on the campaign's first allowed channel, or a
 // suppression. segment names the segment change that triggered it, if any.
 func (ps *PartitionState) decide(cp *campaign, rec *state.UserRecord, c *cause, segment string) {
-	at := formatTime(c.at)
+	at := ps.formatTime(c.at)
 	ref := c.ref()
 	for _, ch := range cp.channels {
 		if !Allowed(rec, ch) {

@@ -153,18 +153,20 @@ type cachedUser struct {
 // batch. After any error the PartitionState must be discarded: its cache may
 // hold changes that were never committed.
 type PartitionState struct {
-	proc      *Processor
-	partition int32
-	store     *state.Partition
-	cache     map[string]*cachedUser
-	dirty     []*cachedUser
-	seq       uint32 // next dense-id sequence number
-	seqDirty  bool
-	out       []Output
-	arena     []byte // output keys and values of the batch, reused after they are written
-	counters  Counters
-	ev        segment.Event
-	watermark int64 // largest event time seen, Unix ms
+	proc       *Processor
+	partition  int32
+	store      *state.Partition
+	cache      map[string]*cachedUser
+	dirty      []*cachedUser
+	seq        uint32 // next dense-id sequence number
+	seqDirty   bool
+	out        []Output
+	arena      []byte // output keys and values of the batch, reused after they are written
+	lastTime   string // formatTime(lastTimeMs)
+	lastTimeMs int64
+	counters   Counters
+	ev         segment.Event
+	watermark  int64 // largest event time seen, Unix ms
 
 	reg     *bitmap.Registry // segment bitmaps of this partition
 	changes []bitmap.Change  // applied to reg at commit
@@ -412,6 +414,15 @@ func (ps *PartitionState) deadLetter(in *Input, err error) {
 
 func formatTime(ms int64) string {
 	return time.UnixMilli(ms).UTC().Format(sinks.TimeFormat)
+}
+
+// formatTime formats ms, remembering the last one: the outputs of one
+// event or timer share their time.
+func (ps *PartitionState) formatTime(ms int64) string {
+	if ms != ps.lastTimeMs || ps.lastTime == "" {
+		ps.lastTimeMs, ps.lastTime = ms, formatTime(ms)
+	}
+	return ps.lastTime
 }
 
 // inputRef is the deterministic id part naming an input: topic/partition/offset.

@@ -199,7 +199,7 @@ func (ps *PartitionState) segmentChanged(rec *state.UserRecord, id int, entered 
 		FactID:    "segment:" + name + ":" + dir + ":" + c.ref(),
 		Kind:      sinks.FactSegmentChange,
 		UserID:    rec.UserID,
-		At:        formatTime(c.at),
+		At:        ps.formatTime(c.at),
 		Segment:   name,
 		Entered:   &entered,
 		Cause:     causeName(c),
