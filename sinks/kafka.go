@@ -36,9 +36,13 @@ func NewWriter(brokers []string, opts WriterOptions) *kafka.Writer {
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: opts.BatchTimeout,
 		BatchSize:    opts.BatchSize,
-		BatchBytes:   16 << 20,
-		MaxAttempts:  10,
-		Compression:  0,
+		// At most Kafka's default message.max.bytes (1 MB, also the embedded
+		// broker's limit): a larger batch, e.g. the outputs of a
+		// processing.batch_size batch under backlog, is refused whole with
+		// "Message Size Too Large" and the partition never progresses.
+		BatchBytes:  1_000_000,
+		MaxAttempts: 10,
+		Compression: 0,
 	}
 }
 

@@ -6,6 +6,7 @@
 //	rekindle replay   the processing code over a file of events, no Kafka
 //	rekindle user     print one user's record from the state directory
 //	rekindle generate synthetic Segment Spec events, one per line
+//	rekindle bench    benchmarks: pipeline, e2e, ceiling, memory, restore
 package main
 
 import (
@@ -28,6 +29,7 @@ Usage:
   rekindle replay --config rekindle.yaml --events events.jsonl --out decisions.jsonl [--facts facts.jsonl] [--dlq dlq.jsonl] [--until RFC3339]
   rekindle user   --config rekindle.yaml --id USER_ID
   rekindle generate [--count 10000] [--users 5000] [--seed 1] [--malformed 0.01] > events.jsonl
+  rekindle bench  [--quick] [--events N] [--users N] [--partitions P] [--rate 5000] [--brokers LIST] [--json FILE] [--results FILE|off] [pipeline|e2e|ceiling|memory|restore ...]
 
 Run 'rekindle COMMAND -h' for a command's flags.
 `
@@ -56,6 +58,8 @@ func main() {
 		err = cmdUser(args, os.Stdout)
 	case "generate":
 		err = cmdGenerate(args)
+	case "bench":
+		err = cmdBench(ctx, log, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

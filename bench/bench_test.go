@@ -1,0 +1,72 @@
+package bench_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rekindle/rekindle/bench"
+)
+
+// TestQuickBenchRuns runs every scenario in quick mode with tiny sizes
+// against the embedded broker and checks that the results are sane. It
+// asserts nothing about speed.
+func TestQuickBenchRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the embedded broker and the whole pipeline")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	results := filepath.Join(t.TempDir(), "results", "results.jsonl")
+	res, err := bench.Run(ctx, bench.Config{
+		Quick:           true,
+		Events:          20_000,
+		Users:           20_000,
+		Partitions:      2,
+		Rate:            2000,
+		LatencyDuration: 2 * time.Second,
+		Dir:             t.TempDir(),
+		ResultsFile:     results,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Pipeline
+	if p == nil || p.Processed != 20_000 || p.EventsPerSecond <= 0 || p.AllocsPerEvent <= 0 {
+		t.Errorf("pipeline: %+v", p)
+	}
+	e := res.E2E
+	if e == nil || e.Produced != 20_000 || e.Processed != e.Produced || e.EventsPerSecond <= 0 {
+		t.Fatalf("e2e: %+v", e)
+	}
+	if e.LatencyMatched == 0 || !(e.P50Ms <= e.P99Ms && e.P99Ms <= e.P999Ms && e.P999Ms <= e.MaxMs) || e.P50Ms <= 0 {
+		t.Errorf("e2e latency: %+v", e)
+	}
+	c := res.Ceiling
+	if c == nil || c.Records != e.Produced+e.LatencyProduced || c.Ratio <= 0 {
+		t.Errorf("ceiling: %+v (e2e produced %d + %d)", c, e.Produced, e.LatencyProduced)
+	}
+	m := res.Memory
+	if m == nil || m.Users != 20_000 || m.Events != 4*20_000 || m.RSSBytes <= 0 || m.PebbleBytes <= 0 {
+		t.Errorf("memory: %+v", m)
+	}
+	r := res.Restore
+	if r == nil || r.SnapshotMemberships == 0 || r.SnapshotMemberships != r.RebuildMemberships {
+		t.Errorf("restore: %+v", r)
+	}
+
+	b, err := os.ReadFile(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line bench.Results
+	if err := json.Unmarshal(b, &line); err != nil {
+		t.Fatalf("results line: %v\n%s", err, b)
+	}
+	if line.Env.GoVersion == "" || line.Env.GOMAXPROCS <= 0 || line.E2E == nil {
+		t.Errorf("results line lacks the environment or results: %s", b)
+	}
+}

@@ -1,0 +1,434 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/rekindle/rekindle/sinks"
+	"github.com/rekindle/rekindle/sinks/broker"
+	"github.com/rekindle/rekindle/state"
+	"github.com/rekindle/rekindle/stream"
+	"github.com/rekindle/rekindle/stream/pipeline"
+)
+
+// E2EResult: the whole pipeline (stream/pipeline.Start: consumer group,
+// partition workers, Pebble on disk, decisions and facts produced with
+// acks=all before each commit; no loader, no HTTP) against a broker.
+//
+// Throughput: Events generated records are produced into the events topic
+// first (not timed), then the pipeline starts; EventsPerSecond counts from
+// the first processed batch to the last record processed (GroupJoinSeconds,
+// from Start to the first processed batch, is reported apart).
+//
+// Latency: then, with the pipeline idle and running, records are offered at
+// Rate events/s for LatencySeconds; for every decision read back from the
+// sends.* topics whose trigger message_id is one of them, latency = the
+// wall time the decision was read − the wall time the record was handed to
+// the (synchronous, acks=all) producer. It includes producer batching and
+// ack, the broker, the consumer's fetch, the batch wait
+// (processing.batch_wait), processing, the output produce with acks=all,
+// the Pebble commit and our reader's fetch.
+type E2EResult struct {
+	Produced         int64   `json:"produced"`
+	Processed        int64   `json:"processed"` // applied + duplicates + dead-lettered
+	DLQ              int64   `json:"dlq"`
+	Decisions        int64   `json:"decisions"`
+	GroupJoinSeconds float64 `json:"group_join_seconds"`
+	Seconds          float64 `json:"seconds"`
+	EventsPerSecond  float64 `json:"events_per_second"`
+	CPUSeconds       float64 `json:"cpu_seconds"` // user+sys of the process (broker included when embedded)
+	// Latency phase.
+	Rate            int     `json:"rate"`
+	LatencySeconds  float64 `json:"latency_seconds"`
+	OfferedPerSec   float64 `json:"offered_per_second"` // achieved
+	LatencyProduced int64   `json:"latency_produced"`
+	LatencyMatched  int     `json:"latency_samples"` // decisions matched to a produced record
+	P50Ms           float64 `json:"p50_ms"`
+	P99Ms           float64 `json:"p99_ms"`
+	P999Ms          float64 `json:"p999_ms"`
+	MaxMs           float64 `json:"max_ms"`
+}
+
+// CeilingResult: kafka-go alone reading the same events topic, one
+// kafka.Reader per partition (no group, reader settings as the partition
+// workers use), every record counted and nothing else done.
+type CeilingResult struct {
+	Records         int64   `json:"records"`
+	Bytes           int64   `json:"bytes"`
+	Seconds         float64 `json:"seconds"`
+	EventsPerSecond float64 `json:"events_per_second"`
+	// Ratio is E2E.EventsPerSecond / EventsPerSecond: the share of the
+	// consumption ceiling the pipeline reaches.
+	Ratio float64 `json:"ratio"`
+}
+
+// runE2E runs the e2e scenario and, with ceiling, the ceiling one after it
+// against the same broker and topic.
+func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResult, *CeilingResult, error) {
+	var res E2EResult
+	suffix := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	scfg, err := benchConfig(dir, cfg.Partitions, "")
+	if err != nil {
+		return res, nil, err
+	}
+	scfg.Kafka.GroupID = "rekindle-" + suffix
+	if len(cfg.Brokers) > 0 {
+		// A shared cluster: topics of our own, so runs never mix.
+		scfg.Topics.Events = "events." + suffix
+		scfg.Topics.DLQ = "events.dlq." + suffix
+		scfg.Topics.Facts = "rekindle.facts." + suffix
+		scfg.Topics.SendsPrefix = "sends." + suffix + "."
+	}
+	proc, err := stream.NewProcessor(scfg) // applies the defaults
+	if err != nil {
+		return res, nil, err
+	}
+	scfg = proc.Config()
+
+	brokers := cfg.Brokers
+	if len(brokers) == 0 {
+		b, err := broker.Start(broker.Options{Partitions: cfg.Partitions, Topics: scfg.AllTopics()})
+		if err != nil {
+			return res, nil, err
+		}
+		defer b.Close()
+		brokers = b.Addrs()
+		fmt.Fprintf(cfg.Progress, "e2e: embedded broker at %s\n", brokers[0])
+	} else if err := sinks.EnsureTopics(ctx, brokers, scfg.AllTopics(), cfg.Partitions, 1); err != nil {
+		return res, nil, err
+	}
+	scfg.Kafka.Brokers = brokers
+
+	// Event time ends about now: no absence timer is due on the wall clock.
+	step := DefaultTimeStep
+	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed, Users: DefaultGeneratorUsers, TimeStep: step,
+		Start: time.Now().UTC().Add(-time.Duration(cfg.Events) * step).Truncate(time.Second)})
+	if err != nil {
+		return res, nil, err
+	}
+	w := sinks.NewWriter(brokers, sinks.WriterOptions{})
+	defer w.Close()
+	var produced atomic.Int64
+	stop := progress(cfg.Progress, func() string {
+		return fmt.Sprintf("e2e: produced %d of %d into %s (not timed)", produced.Load(), cfg.Events, scfg.Topics.Events)
+	})
+	// Small produce requests: the embedded broker refuses record batches over
+	// 1 MB, and some malformed records are 64 KiB on purpose.
+	msgs := make([]kafka.Message, 0, 1000)
+	for produced.Load() < int64(cfg.Events) {
+		msgs = msgs[:0]
+		for len(msgs) < cap(msgs) && produced.Load()+int64(len(msgs)) < int64(cfg.Events) {
+			r := gen.Next(nil)
+			msgs = append(msgs, kafka.Message{Topic: scfg.Topics.Events, Key: r.Key, Value: r.Value})
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			stop()
+			return res, nil, fmt.Errorf("bench: e2e produce: %w", err)
+		}
+		produced.Add(int64(len(msgs)))
+	}
+	stop()
+	res.Produced = produced.Load()
+
+	p, err := pipeline.Start(ctx, pipeline.Options{Config: scfg, NoLoader: true, NoHTTP: true, Logger: cfg.Logger})
+	if err != nil {
+		return res, nil, err
+	}
+	defer p.Close(context.Background())
+	processed := func() int64 { s := p.Stats(); return s.Events + s.Duplicates + s.DLQ }
+
+	// Throughput.
+	tStart, cpu0 := time.Now(), cpuTime()
+	var tFirst time.Time
+	var atFirst int64
+	stop = progress(cfg.Progress, func() string {
+		return fmt.Sprintf("e2e: processed %d of %d", processed(), res.Produced)
+	})
+	deadline := time.Now().Add(10*time.Minute + time.Duration(res.Produced)*time.Millisecond)
+	for {
+		n := processed()
+		if n > 0 && tFirst.IsZero() {
+			tFirst, atFirst = time.Now(), n
+		}
+		if n >= res.Produced {
+			break
+		}
+		if err := errors.Join(p.Err(), ctx.Err()); err != nil {
+			stop()
+			return res, nil, err
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return res, nil, fmt.Errorf("bench: e2e: only %d of %d events processed", n, res.Produced)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	tEnd := time.Now()
+	stop()
+	res.CPUSeconds = (cpuTime() - cpu0).Seconds()
+	s := p.Stats()
+	res.Processed = s.Events + s.Duplicates + s.DLQ
+	res.DLQ = s.DLQ
+	for _, n := range s.Decisions {
+		res.Decisions += n
+	}
+	res.GroupJoinSeconds = tFirst.Sub(tStart).Seconds()
+	res.Seconds = tEnd.Sub(tFirst).Seconds()
+	if res.Seconds > 0 {
+		res.EventsPerSecond = float64(res.Produced-atFirst) / res.Seconds
+	}
+
+	if err := measureLatency(ctx, cfg, scfg, brokers, w, p, &res); err != nil {
+		return res, nil, err
+	}
+	if !ceiling {
+		return res, nil, p.Close(context.Background())
+	}
+	// The pipeline must not compete with the ceiling reader for the CPU.
+	if err := p.Close(context.Background()); err != nil {
+		return res, nil, err
+	}
+	c, err := measureCeiling(ctx, cfg, scfg, brokers)
+	if err != nil {
+		return res, nil, err
+	}
+	if c.EventsPerSecond > 0 {
+		c.Ratio = res.EventsPerSecond / c.EventsPerSecond
+	}
+	return res, &c, nil
+}
+
+// messageID extracts the messageId string of a generated record.
+func messageID(v []byte) string {
+	const k = `"messageId":"`
+	i := bytes.Index(v, []byte(k))
+	if i < 0 {
+		return ""
+	}
+	v = v[i+len(k):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(v[:j])
+}
+
+func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers []string, w *kafka.Writer, p *pipeline.Pipeline, res *E2EResult) error {
+	res.Rate = cfg.Rate
+	var mu struct {
+		sync.Mutex
+		sent      map[string]time.Time
+		latencies []time.Duration
+	}
+	mu.sent = make(map[string]time.Time, cfg.Rate*int(cfg.LatencyDuration.Seconds()+1))
+
+	// Readers of every send topic partition, from the end.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var matched atomic.Int64
+	for ch := state.Channel(0); ch < state.NumChannels; ch++ {
+		for part := 0; part < cfg.Partitions; part++ {
+			r := kafka.NewReader(kafka.ReaderConfig{
+				Brokers: brokers, Topic: scfg.SendTopic(ch), Partition: part,
+				MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 50 * time.Millisecond,
+				StartOffset: kafka.LastOffset,
+			})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer r.Close()
+				var d sinks.Decision
+				for {
+					m, err := r.ReadMessage(rctx)
+					if err != nil {
+						return
+					}
+					at := time.Now()
+					d = sinks.Decision{}
+					if json.Unmarshal(m.Value, &d) != nil || d.Trigger.MessageID == "" {
+						continue
+					}
+					mu.Lock()
+					if t, ok := mu.sent[d.Trigger.MessageID]; ok {
+						mu.latencies = append(mu.latencies, at.Sub(t))
+						matched.Add(1)
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	// Let the readers resolve the end offsets before anything new arrives.
+	time.Sleep(time.Second)
+
+	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed + 1, Users: DefaultGeneratorUsers,
+		Start: time.Now().UTC(), TimeStep: time.Second / time.Duration(max(cfg.Rate, 1))})
+	if err != nil {
+		return err
+	}
+	before := p.Stats()
+	base := before.Events + before.Duplicates + before.DLQ
+	var produced atomic.Int64
+	stop := progress(cfg.Progress, func() string {
+		s := p.Stats()
+		return fmt.Sprintf("e2e latency: offered %d at %d/s, processed %d, decisions matched %d",
+			produced.Load(), cfg.Rate, s.Events+s.Duplicates+s.DLQ-base, matched.Load())
+	})
+	start := time.Now()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	msgs := make([]kafka.Message, 0, 1024)
+	for time.Since(start) < cfg.LatencyDuration {
+		select {
+		case <-ctx.Done():
+			stop()
+			return ctx.Err()
+		case <-tick.C:
+		}
+		due := int64(time.Since(start).Seconds() * float64(cfg.Rate))
+		n := min(due-produced.Load(), int64(cfg.Rate))
+		msgs = msgs[:0]
+		for i := int64(0); i < n; i++ {
+			r := gen.Next(nil)
+			msgs = append(msgs, kafka.Message{Topic: scfg.Topics.Events, Key: r.Key, Value: r.Value})
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		now := time.Now()
+		mu.Lock()
+		for i := range msgs {
+			if id := messageID(msgs[i].Value); id != "" {
+				mu.sent[id] = now
+			}
+		}
+		mu.Unlock()
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			stop()
+			return fmt.Errorf("bench: e2e latency produce: %w", err)
+		}
+		produced.Add(int64(len(msgs)))
+	}
+	res.LatencySeconds = time.Since(start).Seconds()
+	res.LatencyProduced = produced.Load()
+	res.OfferedPerSec = float64(res.LatencyProduced) / res.LatencySeconds
+
+	// Drain: everything processed, then the matches settle.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		s := p.Stats()
+		if s.Events+s.Duplicates+s.DLQ-base >= res.LatencyProduced {
+			break
+		}
+		if err := p.Err(); err != nil {
+			stop()
+			return err
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return fmt.Errorf("bench: e2e latency: only %d of %d processed", s.Events+s.Duplicates+s.DLQ-base, res.LatencyProduced)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	last, lastChange := matched.Load(), time.Now()
+	for time.Since(lastChange) < time.Second && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		if n := matched.Load(); n != last {
+			last, lastChange = n, time.Now()
+		}
+	}
+	stop()
+	cancel()
+	wg.Wait()
+
+	lat := mu.latencies
+	slices.Sort(lat)
+	res.LatencyMatched = len(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	res.P50Ms, res.P99Ms, res.P999Ms = ms(percentile(lat, 0.50)), ms(percentile(lat, 0.99)), ms(percentile(lat, 0.999))
+	if len(lat) > 0 {
+		res.MaxMs = ms(lat[len(lat)-1])
+	}
+	return nil
+}
+
+func measureCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []string) (CeilingResult, error) {
+	var res CeilingResult
+	topic := scfg.Topics.Events
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for part := 0; part < cfg.Partitions; part++ {
+		req.Topics[topic] = append(req.Topics[topic], kafka.FirstOffsetOf(part), kafka.LastOffsetOf(part))
+	}
+	offs, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return res, fmt.Errorf("bench: ceiling: list offsets of %s: %w", topic, err)
+	}
+	var want int64
+	ends := map[int][2]int64{}
+	for _, po := range offs.Topics[topic] {
+		if po.Error != nil {
+			return res, fmt.Errorf("bench: ceiling: offsets of %s/%d: %w", topic, po.Partition, po.Error)
+		}
+		ends[po.Partition] = [2]int64{po.FirstOffset, po.LastOffset}
+		want += po.LastOffset - po.FirstOffset
+	}
+	var records, nbytes atomic.Int64
+	stop := progress(cfg.Progress, func() string {
+		return fmt.Sprintf("ceiling: read %d of %d", records.Load(), want)
+	})
+	errs := make([]error, cfg.Partitions)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for part := 0; part < cfg.Partitions; part++ {
+		first, last := ends[part][0], ends[part][1]
+		if last <= first {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The partition workers' reader settings.
+			r := kafka.NewReader(kafka.ReaderConfig{
+				Brokers: brokers, Topic: topic, Partition: part,
+				MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond,
+				QueueCapacity: scfg.Processing.BatchSize,
+				StartOffset:   kafka.FirstOffset,
+			})
+			defer r.Close()
+			for {
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					errs[part] = fmt.Errorf("bench: ceiling: read %s/%d: %w", topic, part, err)
+					return
+				}
+				records.Add(1)
+				nbytes.Add(int64(len(m.Key) + len(m.Value)))
+				if m.Offset+1 >= last {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(t0)
+	stop()
+	if err := errors.Join(errs...); err != nil {
+		return res, err
+	}
+	res.Records, res.Bytes = records.Load(), nbytes.Load()
+	res.Seconds = elapsed.Seconds()
+	res.EventsPerSecond = float64(res.Records) / res.Seconds
+	return res, nil
+}

@@ -1,0 +1,409 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rekindle/rekindle/state"
+	"github.com/rekindle/rekindle/stream"
+)
+
+// PipelineResult: the per-event path in process (decode, user record in the
+// cache and Pebble on disk, apply, segments, triggers, a Pebble batch commit
+// without fsync every processing.batch_size events), P partitions on P
+// goroutines; no Kafka, outputs are collected and dropped at commit.
+type PipelineResult struct {
+	Events          int     `json:"events"`
+	Partitions      int     `json:"partitions"`
+	Seconds         float64 `json:"seconds"`
+	EventsPerSecond float64 `json:"events_per_second"`
+	// CPUSeconds is user+sys time of the whole process while timed (GC and
+	// Pebble's background work included).
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// EventsPerCPUSecond is events per second of CPU time: the throughput one
+	// fully busy core gives.
+	EventsPerCPUSecond float64 `json:"events_per_cpu_second"`
+	AllocsPerEvent     float64 `json:"allocs_per_event"`
+	BytesPerEvent      float64 `json:"alloc_bytes_per_event"`
+	Processed          int64   `json:"processed"` // applied + duplicates + dead-lettered
+	DLQ                int64   `json:"dlq"`
+}
+
+func benchConfig(dir string, partitions int, extra string) (stream.Config, error) {
+	y := DemoCampaigns + fmt.Sprintf("kafka:\n  partitions: %d\nstate:\n  dir: %q\nhttp:\n  listen: \"off\"\n", partitions, dir) + extra
+	return stream.ParseConfig("bench", []byte(y))
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func runPipeline(ctx context.Context, cfg Config, dir string) (PipelineResult, error) {
+	res := PipelineResult{Events: cfg.Events, Partitions: cfg.Partitions}
+	scfg, err := benchConfig(dir, cfg.Partitions, "")
+	if err != nil {
+		return res, err
+	}
+	proc, err := stream.NewProcessor(scfg)
+	if err != nil {
+		return res, err
+	}
+	scfg = proc.Config()
+	fmt.Fprintf(cfg.Progress, "pipeline: generating %d events (not timed)\n", cfg.Events)
+	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed, Users: DefaultGeneratorUsers})
+	if err != nil {
+		return res, err
+	}
+	// Route records as the murmur2 partitioner would; keyless ones round-robin.
+	inputs := make([][]stream.Input, cfg.Partitions)
+	for i := 0; i < cfg.Events; i++ {
+		r := gen.Next(nil)
+		p := int32(i % cfg.Partitions)
+		if r.Key != nil {
+			p = stream.PartitionOf(string(r.Key), cfg.Partitions)
+		}
+		inputs[p] = append(inputs[p], stream.Input{
+			Topic: scfg.Topics.Events, Partition: p, Offset: int64(len(inputs[p])),
+			Key: r.Key, Value: r.Value, Time: r.Time.UnixMilli(),
+		})
+	}
+	store, err := state.Open(state.Options{Dir: dir, Logf: quietPebble})
+	if err != nil {
+		return res, err
+	}
+	defer store.Close()
+	states := make([]*stream.PartitionState, cfg.Partitions)
+	for p := range states {
+		if states[p], err = proc.NewPartitionState(store.Partition(int32(p)), int32(p)); err != nil {
+			return res, err
+		}
+	}
+
+	var done atomic.Int64
+	stop := progress(cfg.Progress, func() string {
+		return fmt.Sprintf("pipeline: processed %d of %d", done.Load(), cfg.Events)
+	})
+	batch := scfg.Processing.BatchSize
+	var counters []stream.Counters = make([]stream.Counters, cfg.Partitions)
+	errs := make([]error, cfg.Partitions)
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	cpu0, t0 := cpuTime(), time.Now()
+	var wg sync.WaitGroup
+	for p := range states {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ps, in := states[p], inputs[p]
+			for i := range in {
+				if err := ps.Process(&in[i]); err != nil {
+					errs[p] = err
+					return
+				}
+				if (i+1)%batch == 0 || i == len(in)-1 {
+					counters[p].Add(ps.Counters())
+					if err := ps.Commit(int64(i+1), false, false); err != nil {
+						errs[p] = err
+						return
+					}
+					done.Add(int64(batch))
+					if ctx.Err() != nil {
+						errs[p] = ctx.Err()
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed, cpu := time.Since(t0), cpuTime()-cpu0
+	runtime.ReadMemStats(&m1)
+	done.Store(int64(cfg.Events))
+	stop()
+	if err := errors.Join(errs...); err != nil {
+		return res, err
+	}
+	var c stream.Counters
+	for i := range counters {
+		c.Add(&counters[i])
+	}
+	n := float64(cfg.Events)
+	res.Seconds = elapsed.Seconds()
+	res.EventsPerSecond = n / elapsed.Seconds()
+	res.CPUSeconds = cpu.Seconds()
+	if cpu > 0 {
+		res.EventsPerCPUSecond = n / cpu.Seconds()
+	}
+	res.AllocsPerEvent = float64(m1.Mallocs-m0.Mallocs) / n
+	res.BytesPerEvent = float64(m1.TotalAlloc-m0.TotalAlloc) / n
+	res.Processed = c.Events + c.Duplicates + c.DLQ
+	res.DLQ = c.DLQ
+	return res, store.Close()
+}
+
+// MemoryResult: Users users loaded through PartitionState.Process (an
+// identify and three track events each, committed every batch_size events),
+// then the process's resident memory and Pebble's size on disk.
+type MemoryResult struct {
+	Users           int     `json:"users"`
+	Events          int64   `json:"events"`
+	LoadSeconds     float64 `json:"load_seconds"`
+	EventsPerSecond float64 `json:"events_per_second"` // JSON building included
+	// RSSBeforeBytes is VmRSS after a GC and returning freed memory to the
+	// OS, before the load; RSSBytes is VmRSS after the load with every
+	// partition's state (user cache, bitmaps) and the store still open.
+	RSSBeforeBytes int64   `json:"rss_before_bytes"`
+	RSSBytes       int64   `json:"rss_bytes"`
+	BytesPerUser   float64 `json:"rss_bytes_per_user"` // (RSS − RSS before) / users
+	// HeapBytesPerUser is the Go heap in use after a GC, per user (Pebble's
+	// block cache and memtables are mostly outside the Go heap).
+	HeapBytesPerUser float64 `json:"heap_bytes_per_user"`
+	CacheUsers       int     `json:"cache_users"` // state.cache_users: cached records per partition at most
+	PebbleBytes      int64   `json:"pebble_bytes"`
+	PebbleBytesUser  float64 `json:"pebble_bytes_per_user"`
+}
+
+// RestoreResult: the time to reopen every partition's state
+// (NewPartitionState on all partitions in parallel, as a restarted process
+// does) with the bitmap snapshot, and with the snapshot deleted so that the
+// bitmaps are rebuilt from the user records. The OS page cache is warm.
+type RestoreResult struct {
+	Users           int     `json:"users"`
+	Partitions      int     `json:"partitions"`
+	SnapshotSeconds float64 `json:"snapshot_seconds"`
+	RebuildSeconds  float64 `json:"rebuild_seconds"`
+	OpenSeconds     float64 `json:"open_seconds"` // state.Open (Pebble) before the first restore
+	// Memberships is the total of all segment sizes after each restore; the
+	// two must agree.
+	SnapshotMemberships uint64 `json:"snapshot_memberships"`
+	RebuildMemberships  uint64 `json:"rebuild_memberships"`
+}
+
+// appendUserEvents appends the load events of user i: identify, Application
+// Opened, Push Permission Changed, Product Viewed.
+func appendUserEvents(dst [][]byte, id string, i int, ts time.Time) [][]byte {
+	t := func(k int) string { return ts.Add(time.Duration(k) * time.Second).Format("2006-01-02T15:04:05.000Z") }
+	zones := [...]string{"Europe/Istanbul", "America/New_York", "Europe/Berlin", "Asia/Tokyo"}
+	countries := [...]string{"TR", "US", "DE", "JP"}
+	return append(dst,
+		fmt.Appendf(nil, `{"type":"identify","userId":%q,"messageId":"%s-i","timestamp":%q,"traits":{"email":"%s@example.com","phone":"+1555%07d","timezone":%q,"country":%q}}`,
+			id, id, t(0), id, i%10_000_000, zones[i%4], countries[i%4]),
+		fmt.Appendf(nil, `{"type":"track","userId":%q,"messageId":"%s-a","timestamp":%q,"event":"Application Opened","properties":{"from_background":false}}`,
+			id, id, t(1)),
+		fmt.Appendf(nil, `{"type":"track","userId":%q,"messageId":"%s-p","timestamp":%q,"event":"Push Permission Changed","properties":{"granted":%t}}`,
+			id, id, t(2), i%3 != 0),
+		fmt.Appendf(nil, `{"type":"track","userId":%q,"messageId":"%s-v","timestamp":%q,"event":"Product Viewed","properties":{"product_id":"p-%d","price":19.9}}`,
+			id, id, t(3), i%500),
+	)
+}
+
+// loadUsers loads users users into the store in dir, P partitions on P
+// goroutines, and leaves the partition states open for the caller (who
+// closes the store). The last commit of each partition saves the bitmaps.
+func loadUsers(ctx context.Context, cfg Config, dir string) (*state.Store, []*stream.PartitionState, stream.Config, int64, error) {
+	scfg, err := benchConfig(dir, cfg.Partitions, "")
+	if err != nil {
+		return nil, nil, scfg, 0, err
+	}
+	proc, err := stream.NewProcessor(scfg)
+	if err != nil {
+		return nil, nil, scfg, 0, err
+	}
+	scfg = proc.Config()
+	store, err := state.Open(state.Options{Dir: dir, Logf: quietPebble})
+	if err != nil {
+		return nil, nil, scfg, 0, err
+	}
+	states := make([]*stream.PartitionState, cfg.Partitions)
+	for p := range states {
+		if states[p], err = proc.NewPartitionState(store.Partition(int32(p)), int32(p)); err != nil {
+			store.Close()
+			return nil, nil, scfg, 0, err
+		}
+	}
+	var users, events atomic.Int64
+	stop := progress(cfg.Progress, func() string {
+		return fmt.Sprintf("memory: loaded %d of %d users (%d events)", users.Load(), cfg.Users, events.Load())
+	})
+	// Event time: recent, so that no absence timer is due.
+	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	width := len(strconv.Itoa(cfg.Users))
+	errs := make([]error, cfg.Partitions)
+	var wg sync.WaitGroup
+	for p := range states {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ps := states[p]
+			var offset int64
+			var vals [][]byte
+			pending := 0
+			for i := 0; i < cfg.Users; i++ {
+				id := fmt.Sprintf("m%0*d", width, i)
+				if int(stream.PartitionOf(id, cfg.Partitions)) != p {
+					continue
+				}
+				vals = appendUserEvents(vals[:0], id, i, base)
+				for _, v := range vals {
+					in := stream.Input{Topic: scfg.Topics.Events, Partition: int32(p), Offset: offset, Key: []byte(id), Value: v}
+					offset++
+					if err := ps.Process(&in); err != nil {
+						errs[p] = err
+						return
+					}
+					pending++
+				}
+				users.Add(1)
+				events.Add(int64(len(vals)))
+				if pending >= scfg.Processing.BatchSize {
+					if err := ps.Commit(offset, false, false); err != nil {
+						errs[p] = err
+						return
+					}
+					pending = 0
+					if ctx.Err() != nil {
+						errs[p] = ctx.Err()
+						return
+					}
+				}
+			}
+			// The last batch saves the bitmap snapshot, as a shutdown does.
+			errs[p] = ps.Commit(offset, true, true)
+		}()
+	}
+	wg.Wait()
+	stop()
+	if err := errors.Join(errs...); err != nil {
+		store.Close()
+		return nil, nil, scfg, 0, err
+	}
+	return store, states, scfg, events.Load(), nil
+}
+
+func runMemory(ctx context.Context, cfg Config, dir string) (MemoryResult, error) {
+	res := MemoryResult{Users: cfg.Users}
+	runtime.GC()
+	debug.FreeOSMemory()
+	res.RSSBeforeBytes = rssBytes()
+	var m0 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	t0 := time.Now()
+	store, states, scfg, events, err := loadUsers(ctx, cfg, dir)
+	if err != nil {
+		return res, err
+	}
+	res.LoadSeconds = time.Since(t0).Seconds()
+	res.Events = events
+	res.EventsPerSecond = float64(events) / res.LoadSeconds
+	res.CacheUsers = scfg.State.CacheUsers
+	runtime.GC()
+	res.RSSBytes = rssBytes()
+	var m1 runtime.MemStats
+	runtime.ReadMemStats(&m1)
+	res.BytesPerUser = float64(res.RSSBytes-res.RSSBeforeBytes) / float64(cfg.Users)
+	res.HeapBytesPerUser = (float64(m1.HeapInuse) - float64(m0.HeapInuse)) / float64(cfg.Users)
+	runtime.KeepAlive(states)
+	if err := store.Close(); err != nil {
+		return res, err
+	}
+	if res.PebbleBytes, err = dirSize(dir); err != nil {
+		return res, err
+	}
+	res.PebbleBytesUser = float64(res.PebbleBytes) / float64(cfg.Users)
+	return res, nil
+}
+
+// runRestore reopens the state loaded into dir (loading it first unless
+// loaded) and times NewPartitionState on every partition, with the snapshot
+// and then without.
+func runRestore(ctx context.Context, cfg Config, dir string, loaded bool) (RestoreResult, error) {
+	res := RestoreResult{Users: cfg.Users, Partitions: cfg.Partitions}
+	if !loaded {
+		store, _, _, _, err := loadUsers(ctx, cfg, dir)
+		if err != nil {
+			return res, err
+		}
+		if err := store.Close(); err != nil {
+			return res, err
+		}
+	}
+	scfg, err := benchConfig(dir, cfg.Partitions, "")
+	if err != nil {
+		return res, err
+	}
+	proc, err := stream.NewProcessor(scfg)
+	if err != nil {
+		return res, err
+	}
+	restore := func(drop bool) (time.Duration, uint64, error) {
+		runtime.GC()
+		t0 := time.Now()
+		store, err := state.Open(state.Options{Dir: dir, Logf: quietPebble})
+		if err != nil {
+			return 0, 0, err
+		}
+		defer store.Close()
+		if drop {
+			for p := 0; p < cfg.Partitions; p++ {
+				if err := stream.DropSegmentSnapshot(store.Partition(int32(p))); err != nil {
+					return 0, 0, err
+				}
+			}
+			t0 = time.Now()
+		} else {
+			res.OpenSeconds = time.Since(t0).Seconds()
+			t0 = time.Now()
+		}
+		states := make([]*stream.PartitionState, cfg.Partitions)
+		errs := make([]error, cfg.Partitions)
+		var wg sync.WaitGroup
+		for p := range states {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				states[p], errs[p] = proc.NewPartitionState(store.Partition(int32(p)), int32(p))
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(t0)
+		if err := errors.Join(errs...); err != nil {
+			return 0, 0, err
+		}
+		var members uint64
+		for _, ps := range states {
+			for _, n := range ps.Registry().Sizes() {
+				members += n
+			}
+		}
+		return elapsed, members, store.Close()
+	}
+	fmt.Fprintf(cfg.Progress, "restore: %d users, %d partitions, with the snapshot\n", cfg.Users, cfg.Partitions)
+	d, n, err := restore(false)
+	if err != nil {
+		return res, err
+	}
+	res.SnapshotSeconds, res.SnapshotMemberships = d.Seconds(), n
+	fmt.Fprintf(cfg.Progress, "restore: snapshot deleted, rebuilding from the user records\n")
+	d, n, err = restore(true)
+	if err != nil {
+		return res, err
+	}
+	res.RebuildSeconds, res.RebuildMemberships = d.Seconds(), n
+	return res, nil
+}
+
+// quietPebble drops Pebble's informational log lines.
+func quietPebble(string, ...any) {}

@@ -1,0 +1,434 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Scenario names, in the order Run runs them.
+const (
+	ScenarioPipeline = "pipeline"
+	ScenarioE2E      = "e2e"
+	ScenarioCeiling  = "ceiling"
+	ScenarioMemory   = "memory"
+	ScenarioRestore  = "restore"
+)
+
+// Scenarios returns every scenario name in the order Run runs them.
+func Scenarios() []string {
+	return []string{ScenarioPipeline, ScenarioE2E, ScenarioCeiling, ScenarioMemory, ScenarioRestore}
+}
+
+// Benchmark defaults; Quick ones apply with Config.Quick.
+const (
+	DefaultEvents           = 1_000_000
+	DefaultQuickEvents      = 50_000
+	DefaultBenchUsers       = 1_000_000 // memory and restore scenarios
+	DefaultQuickBenchUsers  = 100_000
+	DefaultGeneratorUsers   = 100_000 // population of the generated traffic (pipeline, e2e)
+	DefaultRate             = 5000    // events/s offered in the e2e latency phase
+	DefaultLatencyDuration  = 20 * time.Second
+	DefaultQuickLatencyTime = 3 * time.Second
+	DefaultResultsFile      = "bench/results/results.jsonl"
+	DefaultSeed             = 1
+)
+
+// Config configures Run. The zero value is valid: it runs every scenario
+// with the defaults stated on each field.
+type Config struct {
+	// Scenarios to run (default: all, see Scenarios). "ceiling" needs the
+	// records "e2e" produced and runs it too; "restore" reuses the state
+	// "memory" loaded when both run, else loads its own.
+	Scenarios []string
+	// Quick uses small sizes (DefaultQuickEvents, DefaultQuickBenchUsers,
+	// DefaultQuickLatencyTime) where a field is zero.
+	Quick bool
+	// Events generated for the pipeline and e2e scenarios (default
+	// DefaultEvents, or DefaultQuickEvents).
+	Events int
+	// Users loaded by the memory and restore scenarios (default
+	// DefaultBenchUsers, or DefaultQuickBenchUsers).
+	Users int
+	// Partitions: pipeline partitions, each on its own goroutine, and the
+	// partitions of the e2e topics (default runtime.GOMAXPROCS(0)).
+	Partitions int
+	// Rate: events/s offered in the e2e latency phase (default DefaultRate).
+	Rate int
+	// LatencyDuration: how long the latency phase offers Rate (default
+	// DefaultLatencyDuration, or DefaultQuickLatencyTime).
+	LatencyDuration time.Duration
+	// Brokers of a Kafka cluster for e2e and ceiling; empty starts the
+	// embedded broker. Topics get unique names per run.
+	Brokers []string
+	// Dir holds the Pebble state of the runs, in a fresh temporary
+	// directory under it that is removed at the end (default os.TempDir()).
+	Dir string
+	// Seed of the generator (default DefaultSeed).
+	Seed int64
+	// Progress receives a progress line once per second (\r updates) and
+	// phase notes (nil: none).
+	Progress io.Writer
+	// Logger receives the pipeline's log in the e2e scenario (nil: none).
+	Logger *slog.Logger
+	// ResultsFile gets one JSON line per run appended (default
+	// DefaultResultsFile; "off" disables it).
+	ResultsFile string
+}
+
+// Validate reports the first invalid field.
+func (c *Config) Validate() error {
+	for _, s := range c.Scenarios {
+		if !slices.Contains(Scenarios(), s) {
+			return fmt.Errorf("bench: unknown scenario %q (want one of %s)", s, strings.Join(Scenarios(), ", "))
+		}
+	}
+	switch {
+	case c.Events < 0:
+		return fmt.Errorf("bench: Config.Events %d: must not be negative", c.Events)
+	case c.Users < 0:
+		return fmt.Errorf("bench: Config.Users %d: must not be negative", c.Users)
+	case c.Users > MaxUsers:
+		return fmt.Errorf("bench: Config.Users %d: at most %d", c.Users, MaxUsers)
+	case c.Partitions < 0 || c.Partitions > 1024:
+		return fmt.Errorf("bench: Config.Partitions %d: want 1..1024 (0 for GOMAXPROCS)", c.Partitions)
+	case c.Rate < 0:
+		return fmt.Errorf("bench: Config.Rate %d: must not be negative", c.Rate)
+	case c.LatencyDuration < 0:
+		return fmt.Errorf("bench: Config.LatencyDuration %s: must not be negative", c.LatencyDuration)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if len(c.Scenarios) == 0 {
+		c.Scenarios = Scenarios()
+	}
+	if c.Events == 0 {
+		c.Events = pick(c.Quick, DefaultQuickEvents, DefaultEvents)
+	}
+	if c.Users == 0 {
+		c.Users = pick(c.Quick, DefaultQuickBenchUsers, DefaultBenchUsers)
+	}
+	if c.Partitions == 0 {
+		c.Partitions = runtime.GOMAXPROCS(0)
+	}
+	if c.Rate == 0 {
+		c.Rate = DefaultRate
+	}
+	if c.LatencyDuration == 0 {
+		c.LatencyDuration = pick(c.Quick, DefaultQuickLatencyTime, DefaultLatencyDuration)
+	}
+	if c.Seed == 0 {
+		c.Seed = DefaultSeed
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	if c.ResultsFile == "" {
+		c.ResultsFile = DefaultResultsFile
+	}
+	return c
+}
+
+func pick[T any](cond bool, a, b T) T {
+	if cond {
+		return a
+	}
+	return b
+}
+
+// Environment says where numbers were measured, so that results of
+// different machines are never mixed up.
+type Environment struct {
+	Time        string `json:"time"` // UTC, RFC 3339
+	GitDescribe string `json:"git_describe,omitempty"`
+	GoVersion   string `json:"go_version"`
+	GOMAXPROCS  int    `json:"gomaxprocs"`
+	NumCPU      int    `json:"num_cpu"`
+	CPUModel    string `json:"cpu_model"`
+	OS          string `json:"os"`
+	Arch        string `json:"arch"`
+}
+
+// Results are the outcome of Run: the environment, the effective
+// configuration and one entry per scenario run (nil: not run).
+type Results struct {
+	Env        Environment     `json:"env"`
+	Quick      bool            `json:"quick"`
+	Events     int             `json:"events"`
+	Users      int             `json:"users"`
+	Partitions int             `json:"partitions"`
+	Rate       int             `json:"rate"`
+	Brokers    string          `json:"brokers"` // "embedded" or the list
+	Pipeline   *PipelineResult `json:"pipeline,omitempty"`
+	E2E        *E2EResult      `json:"e2e,omitempty"`
+	Ceiling    *CeilingResult  `json:"ceiling,omitempty"`
+	Memory     *MemoryResult   `json:"memory,omitempty"`
+	Restore    *RestoreResult  `json:"restore,omitempty"`
+}
+
+// WriteJSON writes the results, indented, to path.
+func (r *Results) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("bench: write results: %w", err)
+	}
+	return nil
+}
+
+// AppendJSONL appends the results as one JSON line to path, creating its
+// directory.
+func (r *Results) AppendJSONL(path string) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("bench: results directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("bench: results file: %w", err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	return errors.Join(err, f.Close())
+}
+
+// Run runs the configured scenarios one after the other and returns their
+// results; with a ResultsFile it appends them as one JSON line. A scenario
+// that fails stops the run; the results so far are returned with the error.
+func Run(ctx context.Context, cfg Config) (Results, error) {
+	if err := cfg.Validate(); err != nil {
+		return Results{}, err
+	}
+	cfg = cfg.withDefaults()
+	res := Results{
+		Env: environment(), Quick: cfg.Quick, Events: cfg.Events, Users: cfg.Users,
+		Partitions: cfg.Partitions, Rate: cfg.Rate, Brokers: "embedded",
+	}
+	if len(cfg.Brokers) > 0 {
+		res.Brokers = strings.Join(cfg.Brokers, ",")
+	}
+	base := cfg.Dir
+	if base == "" {
+		base = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "rekindle-bench-")
+	if err != nil {
+		return res, fmt.Errorf("bench: state directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	want := func(s string) bool { return slices.Contains(cfg.Scenarios, s) }
+	err = func() error {
+		if want(ScenarioPipeline) {
+			r, err := runPipeline(ctx, cfg, filepath.Join(dir, "pipeline"))
+			if err != nil {
+				return err
+			}
+			res.Pipeline = &r
+		}
+		if want(ScenarioE2E) || want(ScenarioCeiling) {
+			e, c, err := runE2E(ctx, cfg, filepath.Join(dir, "e2e"), want(ScenarioCeiling))
+			if err != nil {
+				return err
+			}
+			res.E2E = &e
+			res.Ceiling = c
+		}
+		memDir := filepath.Join(dir, "memory")
+		if want(ScenarioMemory) {
+			r, err := runMemory(ctx, cfg, memDir)
+			if err != nil {
+				return err
+			}
+			res.Memory = &r
+		}
+		if want(ScenarioRestore) {
+			r, err := runRestore(ctx, cfg, memDir, want(ScenarioMemory))
+			if err != nil {
+				return err
+			}
+			res.Restore = &r
+		}
+		return nil
+	}()
+	if err != nil {
+		return res, err
+	}
+	if cfg.ResultsFile != "off" {
+		if err := res.AppendJSONL(cfg.ResultsFile); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func environment() Environment {
+	e := Environment{
+		Time:       time.Now().UTC().Format(time.RFC3339),
+		GoVersion:  runtime.Version(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		NumCPU:     runtime.NumCPU(),
+		OS:         runtime.GOOS,
+		Arch:       runtime.GOARCH,
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				e.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "git", "describe", "--always", "--dirty", "--tags").Output(); err == nil {
+		e.GitDescribe = strings.TrimSpace(string(out))
+	}
+	return e
+}
+
+// progress writes line() to w every second, overwriting the previous line,
+// until stop is called; stop ends the line.
+func progress(w io.Writer, line func() string) (stop func()) {
+	if w == io.Discard {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	start := time.Now()
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fmt.Fprintf(w, "\r%6.1fs  %s\033[K", time.Since(start).Seconds(), line())
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+		fmt.Fprintf(w, "\r%6.1fs  %s\033[K\n", time.Since(start).Seconds(), line())
+	}
+}
+
+// rssBytes reads VmRSS from /proc/self/status (0 where there is none).
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range bytes.Lines(b) {
+		if v, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+			f := strings.Fields(string(v))
+			if len(f) >= 1 {
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				return n << 10 // kB
+			}
+		}
+	}
+	return 0
+}
+
+// dirSize sums the sizes of the regular files under dir.
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n, err
+}
+
+// percentile returns the q-quantile (0..1) of sorted by the nearest-rank
+// method.
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// WriteTable prints one small table per scenario run.
+func (r *Results) WriteTable(w io.Writer) {
+	e := r.Env
+	fmt.Fprintf(w, "rekindle bench  %s  %s  GOMAXPROCS=%d  %d CPUs (%s)  %s/%s", e.Time, e.GoVersion, e.GOMAXPROCS, e.NumCPU, e.CPUModel, e.OS, e.Arch)
+	if e.GitDescribe != "" {
+		fmt.Fprintf(w, "  %s", e.GitDescribe)
+	}
+	fmt.Fprintf(w, "\n  events %d, users %d, partitions %d, broker %s%s\n", r.Events, r.Users, r.Partitions, r.Brokers, pick(r.Quick, " (quick)", ""))
+	row := func(name, format string, args ...any) {
+		fmt.Fprintf(w, "  %-30s %s\n", name, fmt.Sprintf(format, args...))
+	}
+	if p := r.Pipeline; p != nil {
+		fmt.Fprintf(w, "\npipeline (in process: decode, state, Pebble on disk, commit every batch; no Kafka)\n")
+		row("events", "%d on %d partitions/goroutines (%d processed, %d DLQ)", p.Events, p.Partitions, p.Processed, p.DLQ)
+		row("events/s", "%.0f  (%.2fs)", p.EventsPerSecond, p.Seconds)
+		row("events/s per core (CPU time)", "%.0f  (%.2f CPU-s, user+sys)", p.EventsPerCPUSecond, p.CPUSeconds)
+		row("allocations per event", "%.1f  (%.0f bytes)", p.AllocsPerEvent, p.BytesPerEvent)
+	}
+	if x := r.E2E; x != nil {
+		fmt.Fprintf(w, "\ne2e (pipeline.Start against the broker, outputs produced with acks=all, no loader)\n")
+		row("events", "%d produced, %d processed (%d DLQ), %d decisions", x.Produced, x.Processed, x.DLQ, x.Decisions)
+		row("events/s", "%.0f  (%.2fs after %.2fs group join)", x.EventsPerSecond, x.Seconds, x.GroupJoinSeconds)
+		row("CPU", "%.2f CPU-s (process, broker included if embedded)", x.CPUSeconds)
+		row("latency offered", "%.0f events/s for %.1fs (%d records)", x.OfferedPerSec, x.LatencySeconds, x.LatencyProduced)
+		row("event→decision latency", "p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  max %.1f ms  (%d samples)", x.P50Ms, x.P99Ms, x.P999Ms, x.MaxMs, x.LatencyMatched)
+	}
+	if c := r.Ceiling; c != nil {
+		fmt.Fprintf(w, "\nceiling (kafka-go readers alone, one per partition, same topic, no processing)\n")
+		row("records", "%d (%.1f MB)", c.Records, float64(c.Bytes)/1e6)
+		row("events/s", "%.0f  (%.2fs)", c.EventsPerSecond, c.Seconds)
+		row("e2e / ceiling", "%.2f", c.Ratio)
+	}
+	if m := r.Memory; m != nil {
+		fmt.Fprintf(w, "\nmemory (users loaded through the processor: identify + 3 events each)\n")
+		row("users", "%d (%d events, %.1fs, %.0f events/s)", m.Users, m.Events, m.LoadSeconds, m.EventsPerSecond)
+		row("RSS", "%.1f MB (%.1f MB before the load)", float64(m.RSSBytes)/1e6, float64(m.RSSBeforeBytes)/1e6)
+		row("RSS bytes per user", "%.0f  (Go heap %.0f; cache bound %d users/partition)", m.BytesPerUser, m.HeapBytesPerUser, m.CacheUsers)
+		row("Pebble on disk", "%.1f MB (%.0f bytes per user)", float64(m.PebbleBytes)/1e6, m.PebbleBytesUser)
+	}
+	if x := r.Restore; x != nil {
+		fmt.Fprintf(w, "\nrestore (NewPartitionState on every partition in parallel; page cache warm)\n")
+		row("users / partitions", "%d / %d (Pebble open %.2fs)", x.Users, x.Partitions, x.OpenSeconds)
+		row("with snapshot", "%.3fs  (%d memberships)", x.SnapshotSeconds, x.SnapshotMemberships)
+		row("rebuilt from records", "%.3fs  (%d memberships)", x.RebuildSeconds, x.RebuildMemberships)
+	}
+}
