@@ -398,7 +398,7 @@ func (ps *PartitionState) deadLetter(in *Input, err error) {
 		reason = de.Reason
 	}
 	ps.counters.DLQ++
-	ps.out = append(ps.out, Output{
+	o := Output{
 		Topic: ps.proc.cfg.Topics.DLQ,
 		Key:   in.Key,
 		Value: in.Value,
@@ -409,8 +409,23 @@ func (ps *PartitionState) deadLetter(in *Input, err error) {
 			{sinks.HeaderPartition, strconv.AppendInt(nil, int64(in.Partition), 10)},
 			{sinks.HeaderOffset, strconv.AppendInt(nil, in.Offset, 10)},
 		},
-	})
+	}
+	if len(o.Value) > MaxDeadLetterBytes {
+		// A record the producer limit would refuse would stop the partition;
+		// the original stays in the input topic at the offset named.
+		o.Headers = append(o.Headers, Header{HeaderTruncated, strconv.AppendInt(nil, int64(len(o.Value)), 10)})
+		o.Value = o.Value[:MaxDeadLetterBytes]
+	}
+	ps.out = append(ps.out, o)
 }
+
+// MaxDeadLetterBytes is the most of a rejected record the DLQ carries:
+// Kafka refuses produce batches over 1 MB by default. A longer record is cut,
+// with header HeaderTruncated giving its original length.
+const MaxDeadLetterBytes = 512 << 10
+
+// HeaderTruncated marks a dead letter cut to MaxDeadLetterBytes.
+const HeaderTruncated = "rekindle-truncated"
 
 func formatTime(ms int64) string {
 	return time.UnixMilli(ms).UTC().Format(sinks.TimeFormat)

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -91,18 +92,25 @@ func Replay(ctx context.Context, proc *Processor, opts ReplayOptions) (ReplaySta
 		return nil
 	}
 
-	sc := bufio.NewScanner(opts.Events)
-	sc.Buffer(make([]byte, 0, 1<<20), cfg.Processing.MaxEventBytes*4+1024)
-	for sc.Scan() {
+	// Lines of any length are read whole: an oversized one is bad input for
+	// the DLQ (too_large), not a reason to stop.
+	rd := bufio.NewReaderSize(opts.Events, 1<<20)
+	for {
 		if err := ctx.Err(); err != nil {
 			return stats, err
 		}
-		line := sc.Bytes()
+		value, rerr := rd.ReadBytes('\n')
+		if rerr != nil && rerr != io.EOF {
+			return stats, fmt.Errorf("replay: read events at line %d: %w", stats.Lines+1, rerr)
+		}
+		if len(value) == 0 && rerr == io.EOF {
+			break
+		}
 		stats.Lines++
-		if len(line) == 0 {
+		value = bytes.TrimRight(value, "\r\n")
+		if len(value) == 0 {
 			continue
 		}
-		value := append([]byte(nil), line...)
 		var key []byte
 		p := 0
 		if proc.decoder.Decode(value, 0, &peek) == nil {
@@ -135,9 +143,6 @@ func Replay(ctx context.Context, proc *Processor, opts ReplayOptions) (ReplaySta
 		if opts.Progress != nil && stats.Lines%100_000 == 0 {
 			opts.Progress(stats.Lines)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return stats, fmt.Errorf("replay: read events at line %d: %w", stats.Lines+1, err)
 	}
 	if opts.Until > watermark {
 		if err := fire(opts.Until); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -265,5 +266,18 @@ func TestVocabularyMapsCustomNames(t *testing.T) {
 	ds := lines[sinks.Decision](t, out.decisions)
 	if len(ds) != 1 || ds[0].Channel != "email" || ds[0].Trigger.Event != "Purchase" {
 		t.Fatalf("a mapped name must trigger the campaign of its kind; got %s", out.decisions)
+	}
+}
+
+func TestHugeRecordIsDeadLetteredWithinTheProducerLimit(t *testing.T) {
+	p := mustProcessor(t, "processing:\n  max_event_bytes: 65536\n")
+	huge := `{"type":"track","userId":"a","event":"X","properties":{"blob":"` + strings.Repeat("x", 2<<20) + `"}}`
+	out := replay(t, p, huge+"\n"+ev("a", "m1", "2026-01-01T10:00:00Z", "Application Opened", ""))
+	dl := lines[map[string]string](t, out.dlq)
+	if out.stats.DLQ != 1 || out.stats.Events != 1 || len(dl) != 1 {
+		t.Fatalf("dlq=%d events=%d", out.stats.DLQ, out.stats.Events)
+	}
+	if dl[0][sinks.HeaderReason] != "too_large" || len(dl[0]["value"]) != MaxDeadLetterBytes || dl[0][HeaderTruncated] != strconv.Itoa(len(huge)) {
+		t.Errorf("dead letter: reason %q, %d bytes, truncated header %q", dl[0][sinks.HeaderReason], len(dl[0]["value"]), dl[0][HeaderTruncated])
 	}
 }
