@@ -568,3 +568,53 @@ func TestCrashSafetyExactlyOnce(t *testing.T) {
 	// Every decision present; duplicates only byte-identical (checked inside).
 	checkDecisions(t, s, decisionsByUser(t, b.Addrs()))
 }
+
+// Two processors in one group split the partitions: each opens a worker
+// on assignment and closes it on revocation; a partition that moves is
+// rebuilt by its new owner from its own state (here: from the start), and
+// its re-emitted outputs are byte-identical.
+func TestRebalanceBetweenTwoProcessors(t *testing.T) {
+	b := startBroker(t)
+	s := newScenario(200)
+	half := len(s.records) / 2
+	produce(t, b.Addrs(), "events", s.records[:half])
+
+	pa, err := Start(context.Background(), Options{Config: testConfig(t, b.Addrs(), t.TempDir(), ""), NoHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pa.Close(context.Background())
+	waitFor(t, "the first processor to own every partition", 30*time.Second, func() bool { return pa.Stats().Partitions == 4 })
+
+	pb, err := Start(context.Background(), Options{Config: testConfig(t, b.Addrs(), t.TempDir(), ""), NoHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pb.Close(context.Background())
+	waitFor(t, "the partitions to be split between the two", 60*time.Second, func() bool {
+		a, b := pa.Stats().Partitions, pb.Stats().Partitions
+		return a > 0 && b > 0 && a+b == 4
+	})
+	produce(t, b.Addrs(), "events", s.records[half:])
+
+	// Every partition's owner has processed it to the end.
+	ends := map[int32]int64{}
+	for _, m := range s.records {
+		ends[stream.PartitionOf(string(m.Key), 4)]++
+	}
+	waitFor(t, "every partition processed to its end by its owner", 60*time.Second, func() bool {
+		done := 0
+		for part, end := range ends {
+			for _, p := range []*Pipeline{pa, pb} {
+				if _, owned := p.Runner.Registries()[part]; !owned {
+					continue
+				}
+				if next, ok, _ := p.Store.Partition(part).Offset(); ok && next == end {
+					done++
+				}
+			}
+		}
+		return done == len(ends)
+	})
+	checkDecisions(t, s, decisionsByUser(t, b.Addrs()))
+}
