@@ -182,7 +182,8 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (DemoSummary, error) {
 			why = "ClickHouse is off"
 		}
 		fmt.Fprintf(cfg.Progress, "%s: writing its rows as JSONEachRow files to %s/\n"+
-			"  (load one with: clickhouse-client --query 'INSERT INTO rekindle.events FORMAT JSONEachRow' < %s/events.jsonl)\n",
+			"  (load them later: rekindle schema | clickhouse-client --multiquery, then for each table\n"+
+			"   clickhouse-client --query 'INSERT INTO rekindle.events FORMAT JSONEachRow' < %s/events.jsonl)\n",
 			why, rows, rows)
 	}
 	p, err := pipeline.Start(ctx, opts)

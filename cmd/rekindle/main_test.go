@@ -125,3 +125,18 @@ func TestUserCommandPrintsTheRecord(t *testing.T) {
 		t.Errorf("unknown user: %v", err)
 	}
 }
+
+func TestSchemaCommandPrintsDDL(t *testing.T) {
+	var out bytes.Buffer
+	if err := cmdSchema([]string{"--database", "analytics"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"CREATE DATABASE IF NOT EXISTS `analytics`;", "CREATE TABLE IF NOT EXISTS `analytics`.`decisions`", "`segment_sizes`"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("schema output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := cmdSchema([]string{"--database", "no-dashes"}, &out); err == nil {
+		t.Error("an invalid database name was accepted")
+	}
+}
