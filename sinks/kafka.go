@@ -15,7 +15,8 @@ type WriterOptions struct {
 	// BatchTimeout: how long a partial batch waits (default 2ms; kafka-go's
 	// own default of 1s is a trap for synchronous writes).
 	BatchTimeout time.Duration
-	// BatchSize: messages per produce batch (default 10000).
+	// BatchSize: messages per produce batch (default 1000; kafka-go allocates
+	// a batch of this capacity for every partition it writes to).
 	BatchSize int
 }
 
@@ -28,7 +29,7 @@ func NewWriter(brokers []string, opts WriterOptions) *kafka.Writer {
 		opts.BatchTimeout = 2 * time.Millisecond
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 10000
+		opts.BatchSize = 1000
 	}
 	return &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
