@@ -175,6 +175,10 @@ func AppendRecord(dst []byte, r *UserRecord) []byte {
 	return dst
 }
 
+// The array helpers below are one per element type on purpose: a generic
+// version taking the element codec as a function made DecodeRecord allocate
+// (the decoder escaped) and about 30% slower (measured 2026-11-25).
+
 func appendVarints(dst []byte, a []int64) []byte {
 	var mask byte
 	for i, v := range a {

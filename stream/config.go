@@ -1,14 +1,18 @@
 package stream
 
-import "time"
+import (
+	"time"
+
+	"github.com/rekindle/rekindle/sinks"
+)
 
 // Defaults for Config fields; each field's comment states which applies.
 const (
 	DefaultGroupID         = "rekindle"
-	DefaultLoaderGroupID   = "rekindle-loader"
-	DefaultEventsTopic     = "events"
-	DefaultDLQTopic        = "events.dlq"
-	DefaultFactsTopic      = "rekindle.facts"
+	DefaultLoaderGroupID   = sinks.DefaultLoaderGroupID
+	DefaultEventsTopic     = sinks.DefaultEventsTopic
+	DefaultDLQTopic        = sinks.DefaultDLQTopic
+	DefaultFactsTopic      = sinks.DefaultFactsTopic
 	DefaultSendsPrefix     = "sends."
 	DefaultPartitions      = 8
 	DefaultSessionTimeout  = Duration(10 * time.Second)
@@ -20,9 +24,9 @@ const (
 	DefaultCacheUsers      = 200_000
 	DefaultSyncInterval    = Duration(200 * time.Millisecond)
 	DefaultHTTPListen      = "127.0.0.1:8080"
-	DefaultClickHouseDB    = "rekindle"
-	DefaultCHBatchRows     = 50_000
-	DefaultCHFlushInterval = Duration(time.Second)
+	DefaultClickHouseDB    = sinks.DefaultDatabase
+	DefaultCHBatchRows     = sinks.DefaultBatchRows
+	DefaultCHFlushInterval = Duration(sinks.DefaultFlushInterval)
 )
 
 // Config is rekindle's whole configuration, as read from rekindle.yaml. The

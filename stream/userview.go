@@ -93,3 +93,17 @@ func ViewUser(r *state.UserRecord) UserView {
 	}
 	return v
 }
+
+// LookupUser reads a user's record from the partition (of n) that murmur2
+// gives the id, and from the others when it is not there: a producer with
+// another partitioner puts users elsewhere.
+func LookupUser(store *state.Store, userID string, n int, rec *state.UserRecord) (found bool, err error) {
+	home := PartitionOf(userID, n)
+	found, err = store.Partition(home).GetUser(userID, rec)
+	for part := int32(0); err == nil && !found && part < int32(n); part++ {
+		if part != home {
+			found, err = store.Partition(part).GetUser(userID, rec)
+		}
+	}
+	return found, err
+}

@@ -217,13 +217,7 @@ func cmdUser(args []string, out io.Writer) error {
 	}
 	defer store.Close()
 	var rec state.UserRecord
-	home := partitionOf(*id, n)
-	found, err := store.Partition(home).GetUser(*id, &rec)
-	for part := int32(0); err == nil && !found && part < int32(n); part++ {
-		if part != home { // a producer that does not partition with murmur2
-			found, err = store.Partition(part).GetUser(*id, &rec)
-		}
-	}
+	found, err := stream.LookupUser(store, *id, n, &rec)
 	if err != nil {
 		return err
 	}
@@ -233,8 +227,4 @@ func cmdUser(args []string, out io.Writer) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(stream.ViewUser(&rec))
-}
-
-func partitionOf(userID string, n int) int32 {
-	return stream.PartitionOf(userID, n)
 }

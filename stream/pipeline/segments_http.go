@@ -118,17 +118,10 @@ func (p *Pipeline) audience(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"expr": e.String(), "count": e.Count(regs), "partitions_owned": len(regs)})
 }
 
-// lookupUser finds a user's record in the partition murmur2 gives it, or in
-// any other (producers that partition differently).
+// lookupUser finds a user's record in any partition of the events topic.
 func (p *Pipeline) lookupUser(id string) (state.UserRecord, bool, error) {
 	var rec state.UserRecord
-	home := p.PartitionOf(id)
-	found, err := p.Store.Partition(home).GetUser(id, &rec)
-	for part := int32(0); err == nil && !found && part < int32(p.Partitions); part++ {
-		if part != home {
-			found, err = p.Store.Partition(part).GetUser(id, &rec)
-		}
-	}
+	found, err := stream.LookupUser(p.Store, id, p.Partitions, &rec)
 	return rec, found, err
 }
 
