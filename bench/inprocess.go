@@ -17,9 +17,9 @@ import (
 )
 
 // PipelineResult: the per-event path in process (decode, user record in the
-// cache and Pebble on disk, apply, segments, triggers, a Pebble batch commit
-// without fsync every processing.batch_size events), P partitions on P
-// goroutines; no Kafka, outputs are collected and dropped at commit.
+// cache and Pebble on disk, apply, segments, triggers; outputs dropped every
+// processing.batch_size events and state committed without fsync when the
+// live runner would), P partitions on P goroutines; no Kafka.
 type PipelineResult struct {
 	Events          int     `json:"events"`
 	Partitions      int     `json:"partitions"`
@@ -114,8 +114,16 @@ func runPipeline(ctx context.Context, cfg Config, dir string) (PipelineResult, e
 					return
 				}
 				if (i+1)%batch == 0 || i == len(in)-1 {
+					// A batch ends: outputs dropped (written, live), state
+					// committed when the live runner would commit it.
 					counters[p].Add(ps.Counters())
-					if err := ps.Commit(int64(i+1), false, false); err != nil {
+					var err error
+					if i == len(in)-1 || ps.CommitDue(ps.Watermark()) {
+						err = ps.Commit(int64(i+1), false, false)
+					} else {
+						ps.Flush()
+					}
+					if err != nil {
 						errs[p] = err
 						return
 					}

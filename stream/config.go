@@ -23,6 +23,7 @@ const (
 	DefaultMaxFutureSkew   = Duration(24 * time.Hour)
 	DefaultCacheUsers      = 200_000
 	DefaultSyncInterval    = Duration(200 * time.Millisecond)
+	DefaultCommitInterval  = Duration(time.Second)
 	DefaultHTTPListen      = "127.0.0.1:8080"
 	DefaultClickHouseDB    = sinks.DefaultDatabase
 	DefaultCHBatchRows     = sinks.DefaultBatchRows
@@ -145,11 +146,20 @@ type StateConfig struct {
 	// machine crash loses at most this much state, which is then rebuilt by
 	// re-reading its inputs (their offsets are lost with it).
 	SyncInterval Duration `yaml:"sync_interval"`
+	// CommitInterval: how often a partition commits its dirty user records
+	// and next offset (default DefaultCommitInterval). Outputs are written
+	// after every batch, state less often: a user active in many batches is
+	// written once per interval. A crash re-processes at most this much input
+	// and re-emits its outputs with the same ids. A partition also commits
+	// when half of cache_users are dirty, before a timer of a user re-armed
+	// since the last commit is due, on snapshots, revocation and shutdown.
+	CommitInterval Duration `yaml:"commit_interval"`
 }
 
 // ProcessingConfig tunes the processing loop.
 type ProcessingConfig struct {
-	// BatchSize: events per commit at most (default DefaultBatchSize).
+	// BatchSize: events per batch at most (default DefaultBatchSize); the
+	// outputs of a batch are written together.
 	BatchSize int `yaml:"batch_size"`
 	// BatchWait: how long a batch waits to fill up (default DefaultBatchWait).
 	BatchWait Duration `yaml:"batch_wait"`

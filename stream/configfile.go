@@ -176,6 +176,9 @@ func (c *Config) applyDefaults() {
 	if c.State.SyncInterval == 0 {
 		c.State.SyncInterval = DefaultSyncInterval
 	}
+	if c.State.CommitInterval == 0 {
+		c.State.CommitInterval = DefaultCommitInterval
+	}
 	p := &c.Processing
 	if p.BatchSize == 0 {
 		p.BatchSize = DefaultBatchSize
@@ -268,6 +271,9 @@ func (c *Config) Validate() error {
 	}
 	if c.State.SyncInterval < 0 {
 		return bad("state.sync_interval", "%s: must not be negative", c.State.SyncInterval)
+	}
+	if c.State.CommitInterval < 0 {
+		return bad("state.commit_interval", "%s: must not be negative", c.State.CommitInterval)
 	}
 	if c.ClickHouse.Addr != "" && !strings.Contains(c.ClickHouse.Addr, ":") {
 		return bad("clickhouse.addr", "%q: want host:port of the native protocol (e.g. 127.0.0.1:9000)", c.ClickHouse.Addr)

@@ -149,9 +149,11 @@ type cachedUser struct {
 
 // PartitionState processes the inputs of one partition. It is owned by one
 // goroutine. Process applies inputs to cached user records and collects
-// outputs; Commit writes the dirty records and the next offset in one Pebble
-// batch. After any error the PartitionState must be discarded: its cache may
-// hold changes that were never committed.
+// outputs; once the caller has written them, Flush drops them and publishes
+// the batch's segment changes; Commit (when CommitDue says so) writes the
+// dirty records and the next offset in one Pebble batch. After any error the
+// PartitionState must be discarded: its cache may hold changes that were
+// never committed.
 type PartitionState struct {
 	proc       *Processor
 	partition  int32
@@ -169,8 +171,16 @@ type PartitionState struct {
 	watermark  int64 // largest event time seen, Unix ms
 
 	reg     *bitmap.Registry // segment bitmaps of this partition
-	changes []bitmap.Change  // applied to reg at commit
+	changes []bitmap.Change  // applied to reg at Flush
+	added   []uint32         // dense ids created since the last Flush
 	minDue  int64            // no timer of this partition is due before this (0: none known)
+	// minArmed: no user re-armed since the last commit (whose new due time
+	// is not in the store's timer index yet) is due before this (0: none).
+	minArmed int64
+	// indexStale: FireTimers read index entries of users re-armed since the
+	// last commit.
+	indexStale bool
+	lastCommit time.Time
 	// catalogStored: the store knows which segment ids the records' masks use.
 	catalogStored bool
 }
@@ -185,11 +195,12 @@ func (p *Processor) NewPartitionState(store *state.Partition, partition int32) (
 		seq = 1 // dense id 0 would read as "none assigned"
 	}
 	ps := &PartitionState{
-		proc:      p,
-		partition: partition,
-		store:     store,
-		cache:     make(map[string]*cachedUser, 1024),
-		seq:       seq,
+		proc:       p,
+		partition:  partition,
+		store:      store,
+		cache:      make(map[string]*cachedUser, 1024),
+		seq:        seq,
+		lastCommit: time.Now(),
 	}
 	if err := ps.loadSegments(); err != nil {
 		return nil, err
@@ -197,8 +208,35 @@ func (p *Processor) NewPartitionState(store *state.Partition, partition int32) (
 	return ps, nil
 }
 
-// Outputs returns the outputs collected since the last Commit.
+// Outputs returns the outputs collected since the last Flush or Commit.
 func (ps *PartitionState) Outputs() []Output { return ps.out }
+
+// Flush ends a batch whose outputs the caller has had acknowledged: it drops
+// the outputs, resets the counters and applies the batch's segment changes
+// to the bitmaps. The state stays uncommitted (see CommitDue).
+func (ps *PartitionState) Flush() {
+	ps.clearOutputs()
+	ps.counters = Counters{}
+	for _, id := range ps.added {
+		ps.reg.AddUser(id)
+	}
+	ps.added = ps.added[:0]
+	ps.reg.Apply(ps.changes)
+	clear(ps.changes)
+	ps.changes = ps.changes[:0]
+}
+
+// CommitDue reports whether the partition should commit now, at event-clock
+// time now (Unix ms): state.commit_interval has passed since the last
+// commit, half of state.cache_users are dirty (dirty records cannot be
+// evicted), or a user re-armed since the last commit has a timer due by now
+// or was skipped by FireTimers (which sees only committed timers).
+func (ps *PartitionState) CommitDue(now int64) bool {
+	st := &ps.proc.cfg.State
+	return len(ps.dirty) >= max(1, st.CacheUsers/2) ||
+		(ps.minArmed != 0 && ps.minArmed <= now) || ps.indexStale ||
+		time.Since(ps.lastCommit) >= time.Duration(st.CommitInterval)
+}
 
 // clearOutputs drops the collected outputs (after the caller wrote them).
 func (ps *PartitionState) clearOutputs() {
@@ -207,7 +245,7 @@ func (ps *PartitionState) clearOutputs() {
 	ps.arena = ps.arena[:0]
 }
 
-// Counters returns what was counted since the last Commit.
+// Counters returns what was counted since the last Flush or Commit.
 func (ps *PartitionState) Counters() *Counters { return &ps.counters }
 
 // Process applies one input. The error is an I/O error of the state store
@@ -284,6 +322,7 @@ func (ps *PartitionState) user(id string) (*cachedUser, error) {
 		}
 		ps.seq++
 		ps.seqDirty = true
+		ps.added = append(ps.added, dense)
 		cu.rec = state.UserRecord{UserID: strings.Clone(id), DenseID: dense}
 	}
 	ps.cache[cu.rec.UserID] = cu
@@ -328,9 +367,9 @@ func hash64(s string) uint64 {
 }
 
 // Commit writes the dirty user records and next (the offset of the input
-// after the last processed one) in one atomic Pebble batch, then resets the
-// outputs and counters. The caller must have had the outputs acknowledged
-// first. With snapshot, the segment bitmaps are saved in the same batch.
+// after the last processed one) in one atomic Pebble batch, after a Flush.
+// The caller must have had the outputs acknowledged first. With snapshot,
+// the segment bitmaps are saved in the same batch.
 func (ps *PartitionState) Commit(next int64, sync, snapshot bool) error {
 	b := ps.store.NewBatch()
 	defer b.Close()
@@ -347,12 +386,7 @@ func (ps *PartitionState) Commit(next int64, sync, snapshot bool) error {
 		b.SetDenseSeq(ps.seq)
 	}
 	b.SetOffset(next)
-	for _, cu := range ps.dirty {
-		if cu.isNew {
-			ps.reg.AddUser(cu.rec.DenseID)
-		}
-	}
-	ps.reg.Apply(ps.changes)
+	ps.Flush()
 	if snapshot || !ps.catalogStored {
 		if err := ps.putSnapshot(b, next); err != nil {
 			return err
@@ -364,13 +398,11 @@ func (ps *PartitionState) Commit(next int64, sync, snapshot bool) error {
 	for _, cu := range ps.dirty {
 		cu.dirty, cu.isNew, cu.due = false, false, cu.rec.TimerDue
 	}
-	clear(ps.changes)
-	ps.changes = ps.changes[:0]
 	clear(ps.dirty)
 	ps.dirty = ps.dirty[:0]
 	ps.seqDirty = false
-	ps.clearOutputs()
-	ps.counters = Counters{}
+	ps.minArmed, ps.indexStale = 0, false
+	ps.lastCommit = time.Now()
 	ps.evict()
 	return nil
 }

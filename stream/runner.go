@@ -57,6 +57,7 @@ type Stats struct {
 		c Counters
 	}
 	Batches    atomic.Int64
+	Commits    atomic.Int64 // state commits (see StateConfig.CommitInterval)
 	Partitions atomic.Int64 // partitions currently owned
 }
 
@@ -191,7 +192,8 @@ func (r *Runner) ownPartition(ctx context.Context, gen *kafka.Generation, part i
 }
 
 // PartitionWorker consumes one partition: read a batch, process it, have
-// its outputs acknowledged, then commit state and next offset in one batch.
+// its outputs acknowledged, then, when due, commit state and next offset in
+// one batch.
 type PartitionWorker struct {
 	runner    *Runner
 	gen       *kafka.Generation
@@ -240,6 +242,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 	batch := make([]kafka.Message, 0, cfg.Processing.BatchSize)
 	msgs := make([]kafka.Message, 0, cfg.Processing.BatchSize)
 	var lastGroupCommit time.Time
+	committed := next // the offset stored with the state
 	lastSizes, lastSnapshot := time.Now(), time.Now()
 	sizesEvery, snapshotEvery := time.Duration(cfg.Segments.SizesInterval), time.Duration(cfg.Segments.SnapshotInterval)
 	for {
@@ -306,6 +309,13 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 			ps.EmitSizes(now)
 		}
 		if len(batch) == 0 && fired == 0 && !sizes {
+			// Idle: commit what the last batches left uncommitted once due.
+			if next != committed && ps.CommitDue(now) {
+				if err := ps.Commit(next, false, false); err != nil {
+					return err
+				}
+				committed = next
+			}
 			continue
 		}
 		outs := ps.Outputs()
@@ -332,11 +342,17 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 		}
 		counters := *ps.Counters()
 		snapshot := time.Since(lastSnapshot) >= snapshotEvery
-		if snapshot {
-			lastSnapshot = time.Now()
-		}
-		if err := ps.Commit(next, false, snapshot); err != nil {
-			return err
+		if snapshot || ctx.Err() != nil || ps.CommitDue(now) {
+			if snapshot {
+				lastSnapshot = time.Now()
+			}
+			if err := ps.Commit(next, false, snapshot); err != nil {
+				return err
+			}
+			committed = next
+			r.stats.Commits.Add(1)
+		} else {
+			ps.Flush()
 		}
 		r.stats.add(&counters)
 		r.stats.Batches.Add(1)
@@ -344,9 +360,9 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 
 		// The group offset is informational (lag monitoring); the truth is
 		// the offset committed with the state.
-		if time.Since(lastGroupCommit) > time.Second {
+		if committed >= 0 && time.Since(lastGroupCommit) > time.Second {
 			lastGroupCommit = time.Now()
-			if err := w.gen.CommitOffsets(map[string]map[int]int64{topic: {int(w.partition): next}}); err != nil && ctx.Err() == nil {
+			if err := w.gen.CommitOffsets(map[string]map[int]int64{topic: {int(w.partition): committed}}); err != nil && ctx.Err() == nil {
 				r.log.Debug("group offset commit failed", "partition", w.partition, "err", err)
 			}
 		}

@@ -243,6 +243,7 @@ func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
 		{"campaigns:\n  - id: a\n    channels: [push]\n", "x.yaml:2: campaigns[0].trigger: campaign \"a\" needs exactly one of trigger.event"},
 		{"segments:\n  lapsed_after: 30 days\n", `x.yaml:2: invalid duration "30 days"`},
 		{"processing:\n  batch_wait: soon\n", "x.yaml:2: "},
+		{"state:\n  dir: d\n  commit_interval: -1s\n", "x.yaml:3: state.commit_interval: -1s: must not be negative"},
 		{"kafka: [\n", "x.yaml:"},
 		{"vocabulary:\n  Bought: Order Done\n", `x.yaml:2: vocabulary.Bought: "Order Done" is not a built-in event name`},
 	}
@@ -253,7 +254,8 @@ func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
 		}
 	}
 	cfg, err := ParseConfig("empty.yaml", nil)
-	if err != nil || cfg.Topics.Events != DefaultEventsTopic || cfg.Processing.BatchSize != DefaultBatchSize {
+	if err != nil || cfg.Topics.Events != DefaultEventsTopic || cfg.Processing.BatchSize != DefaultBatchSize ||
+		cfg.State.CommitInterval != DefaultCommitInterval {
 		t.Errorf("empty config: %v, %+v", err, cfg.Topics)
 	}
 }

@@ -165,6 +165,9 @@ func (ps *PartitionState) updateSegments(cu *cachedUser, c *cause) {
 		if next != 0 && (ps.minDue == 0 || next < ps.minDue) {
 			ps.minDue = next
 		}
+		if next != 0 && next != cu.due && (ps.minArmed == 0 || next < ps.minArmed) {
+			ps.minArmed = next
+		}
 	}
 	if m == rec.Segments {
 		return
@@ -220,7 +223,8 @@ func (ps *PartitionState) TimersDue(now int64) bool { return ps.minDue != 0 && n
 // FireTimers fires up to limit timers due at or before now, in due order,
 // each at its own due time, and returns how many fired. It sees the timers
 // of committed state; a user re-armed since is skipped (the new due time
-// is in the record and reaches the index at commit).
+// is in the record and reaches the index at commit, which CommitDue then
+// asks for).
 func (ps *PartitionState) FireTimers(now int64, limit int) (int, error) {
 	type due struct {
 		at   int64
@@ -241,7 +245,10 @@ func (ps *PartitionState) FireTimers(now int64, limit int) (int, error) {
 			return fired, err
 		}
 		if cu.rec.TimerDue != d.at {
-			continue // re-armed in this batch
+			// Re-armed since the last commit: the entry moves at the next
+			// commit, which should come soon so it is not read again.
+			ps.indexStale = true
+			continue
 		}
 		c := timerCause(d.user, d.at)
 		ps.updateSegments(cu, &c)
@@ -250,14 +257,10 @@ func (ps *PartitionState) FireTimers(now int64, limit int) (int, error) {
 	}
 	if len(dues) < limit {
 		// Every committed timer up to now was seen: the next is later.
-		ps.minDue = 0
-		for _, cu := range ps.dirty {
-			if t := cu.rec.TimerDue; t != 0 && (ps.minDue == 0 || t < ps.minDue) {
-				ps.minDue = t
-			}
-		}
-		// (A key of a user re-armed in this batch may still be the first;
-		// it moves at commit.)
+		// Users re-armed since the last commit are not in the index yet.
+		ps.minDue = ps.minArmed
+		// (A key of a user re-armed since may still be the first; it moves
+		// at commit.)
 		if n, ok, err := ps.store.NextTimer(); err != nil {
 			return fired, err
 		} else if ok && (ps.minDue == 0 || n < ps.minDue) {

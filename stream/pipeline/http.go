@@ -61,6 +61,7 @@ type StatsView struct {
 	Suppressions int64            `json:"suppressions"`
 	Facts        int64            `json:"facts"`
 	Batches      int64            `json:"batches"`
+	Commits      int64            `json:"state_commits"`
 	Partitions   int64            `json:"partitions_owned"`
 }
 
@@ -71,6 +72,7 @@ func (p *Pipeline) Stats() StatsView {
 		Events: c.Events, Duplicates: c.Duplicates, DLQ: c.DLQ, Suppressions: c.Suppressions, Facts: c.Facts,
 		Decisions:  map[string]int64{},
 		Batches:    p.Runner.Stats().Batches.Load(),
+		Commits:    p.Runner.Stats().Commits.Load(),
 		Partitions: p.Runner.Stats().Partitions.Load(),
 	}
 	for ch := state.Channel(0); ch < state.NumChannels; ch++ {

@@ -50,8 +50,12 @@ type scenario struct {
 }
 
 func newScenario(users int) *scenario {
+	return newScenarioAt(users, time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+}
+
+// newScenarioAt is newScenario with its events a few minutes after base.
+func newScenarioAt(users int, base time.Time) *scenario {
 	s := &scenario{perUser: map[string]int64{}, push: map[string]bool{}, email: map[string]bool{}, suppress: map[string]bool{}}
-	base := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	add := func(user, name, props string, minute int) {
 		msgID := fmt.Sprintf("%s-%d", user, minute)
 		v := fmt.Sprintf(`{"type":"track","userId":%q,"messageId":%q,"timestamp":%q,"event":%q,"properties":%s}`,
@@ -62,7 +66,8 @@ func newScenario(users int) *scenario {
 	for i := 0; i < users; i++ {
 		u := fmt.Sprintf("user-%04d", i)
 		s.records = append(s.records, kafka.Message{Key: []byte(u), Value: []byte(fmt.Sprintf(
-			`{"type":"identify","userId":%q,"messageId":"%s-id","timestamp":"2026-03-01T08:00:00Z","traits":{"email":"%s@example.com"}}`, u, u, u))})
+			`{"type":"identify","userId":%q,"messageId":"%s-id","timestamp":%q,"traits":{"email":"%s@example.com"}}`,
+			u, u, base.Add(-time.Hour).Format(time.RFC3339), u))})
 		s.perUser[u]++
 		add(u, "Application Opened", `{}`, 1)
 		switch i % 3 {
@@ -432,8 +437,10 @@ func TestMain(m *testing.M) {
 
 // crashChild runs the pipeline and exits with status 3 at the crash point:
 // "acked:N" after the N-th batch's outputs were acknowledged (before its
-// state commit), "mid:N" in the middle of the N-th batch. With 4 partitions
-// in flight at once, N >= 5 implies some batch of this child committed.
+// state commit), "mid:N" in the middle of the N-th batch. The state commits
+// every REKINDLE_COMMIT_INTERVAL: with 1ms every batch commits, and with 4
+// partitions in flight at once N >= 5 implies some batch of this child
+// committed; with 1h none does (every batch is flushed, none committed).
 func crashChild(spec string) int {
 	var brokers []string
 	json.Unmarshal([]byte(os.Getenv("REKINDLE_BROKERS")), &brokers)
@@ -467,6 +474,12 @@ func crashChild(spec string) int {
 		},
 	}
 	cfg := testConfig(nopT{}, brokers, dir, "")
+	interval, err := time.ParseDuration(os.Getenv("REKINDLE_COMMIT_INTERVAL"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	cfg.State.CommitInterval = stream.Duration(interval)
 	p, err := Start(context.Background(), Options{Config: cfg, Hooks: hooks, NoHTTP: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
@@ -486,7 +499,9 @@ func (nopT) Fatalf(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...); o
 
 func TestCrashSafetyExactlyOnce(t *testing.T) {
 	b := startBroker(t)
-	s := newScenario(400)
+	// Recent events: no absence timer is due during the test, so nothing
+	// but the commit interval makes a partition commit.
+	s := newScenarioAt(400, time.Now().UTC().Add(-time.Hour).Truncate(time.Minute))
 	produce(t, b.Addrs(), "events", s.records)
 	dir := filepath.Join(t.TempDir(), "state")
 	brokers, _ := json.Marshal(b.Addrs())
@@ -507,18 +522,33 @@ func TestCrashSafetyExactlyOnce(t *testing.T) {
 		return sum
 	}
 	var progress int64
-	for _, spec := range []string{"acked:2", "mid:5", "acked:6", "mid:5"} {
+	for _, c := range []struct {
+		spec, interval string
+		progress       bool // some batch must have committed
+	}{
+		{"acked:2", "1ms", false},
+		// Six batches flushed (outputs acknowledged), none committed: all
+		// of it is processed again and re-emitted with the same ids.
+		{"acked:6", "1h", false},
+		{"mid:5", "1ms", true},
+		{"acked:6", "1ms", true},
+		{"mid:5", "1ms", true},
+	} {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashEnv+"="+spec, "REKINDLE_BROKERS="+string(brokers), "REKINDLE_STATE="+dir)
+		cmd.Env = append(os.Environ(), crashEnv+"="+c.spec, "REKINDLE_BROKERS="+string(brokers), "REKINDLE_STATE="+dir,
+			"REKINDLE_COMMIT_INTERVAL="+c.interval)
 		out, err := cmd.CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
-			t.Fatalf("child %s: want exit status 3 (crash at the hook), got %v\n%s", spec, err, out)
+			t.Fatalf("child %s (commit every %s): want exit status 3 (crash at the hook), got %v\n%s", c.spec, c.interval, err, out)
 		}
 		// Each run resumes where the last durable commit left off and
 		// gets further: the restart path is exercised, not a rebuild.
 		now := committed()
-		if now <= progress && spec != "acked:2" {
-			t.Errorf("after crash %s: %d inputs committed, no progress from %d", spec, now, progress)
+		switch {
+		case c.progress && now <= progress:
+			t.Errorf("after crash %s (commit every %s): %d inputs committed, no progress from %d", c.spec, c.interval, now, progress)
+		case c.interval == "1h" && now != progress:
+			t.Errorf("after crash %s (commit every %s): %d inputs committed, want still %d", c.spec, c.interval, now, progress)
 		}
 		progress = now
 	}

@@ -1,0 +1,97 @@
+package stream
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rekindle/rekindle/state"
+)
+
+// Flush publishes a batch's segment changes without committing; CommitDue
+// asks for a commit when the interval passes, when dirty records reach half
+// the cache, and when a timer re-armed since the last commit is due.
+func TestFlushPublishesAndCommitDueSaysWhen(t *testing.T) {
+	p := mustProcessor(t, "state:\n  commit_interval: 1h\n  cache_users: 4\n")
+	store, err := state.Open(state.Options{Dir: t.TempDir(), Logf: func(string, ...any) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ps, err := p.NewPartitionState(store.Partition(0), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	active, _ := p.segs.catalog.ID("active")
+	now := time.Now().UTC()
+	process := func(offset int64, user string, ts time.Time) {
+		t.Helper()
+		in := Input{Topic: "events", Offset: offset, Value: []byte(ev(user, user+"-m", ts.Format(time.RFC3339), "Application Opened", ""))}
+		if err := ps.Process(&in); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	process(0, "u1", now.Add(-time.Minute))
+	if len(ps.Outputs()) == 0 {
+		t.Fatal("no outputs for a new user (want at least the segment facts)")
+	}
+	if ps.CommitDue(now.UnixMilli()) {
+		t.Fatal("commit due after one event with a 1h interval, 1 of 4 cached users dirty and no timer due")
+	}
+	ps.Flush()
+	if len(ps.Outputs()) != 0 || ps.Counters().Events != 0 {
+		t.Fatalf("after Flush: %d outputs, %d events counted; want both dropped", len(ps.Outputs()), ps.Counters().Events)
+	}
+	var rec state.UserRecord
+	ps.user("u1") // cached, uncommitted
+	if found, _ := store.Partition(0).GetUser("u1", &rec); found {
+		t.Fatal("Flush committed the user record")
+	}
+	if _, ok, _ := store.Partition(0).Offset(); ok {
+		t.Fatal("Flush committed an offset")
+	}
+	if !ps.reg.Contains(active, ps.cache["u1"].rec.DenseID) {
+		t.Fatal("after Flush the bitmaps do not show the new user as active")
+	}
+
+	// Half the cache dirty.
+	process(1, "u2", now.Add(-time.Minute))
+	if !ps.CommitDue(now.UnixMilli()) {
+		t.Fatal("2 of cache_users 4 dirty: want a commit")
+	}
+	if err := ps.Commit(2, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if next, _, _ := store.Partition(0).Offset(); next != 2 {
+		t.Fatalf("committed offset %d, want 2", next)
+	}
+	if found, _ := store.Partition(0).GetUser("u2", &rec); !found {
+		t.Fatal("Commit did not write the user record")
+	}
+	if ps.CommitDue(now.UnixMilli()) {
+		t.Fatal("commit due right after a commit")
+	}
+
+	// An event 40 days old re-arms u3's timer at a deadline already past
+	// (active ends 30 days after the last event): the index only learns of
+	// it at commit, so a commit is due.
+	process(2, "u3", now.Add(-40*24*time.Hour))
+	if !ps.CommitDue(now.UnixMilli()) {
+		t.Fatal("a re-armed timer is due and not in the index: want a commit")
+	}
+	if err := ps.Commit(3, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if !ps.TimersDue(now.UnixMilli()) {
+		t.Fatal("u3's timer is due after the commit, TimersDue says no")
+	}
+	if n, err := ps.FireTimers(now.UnixMilli(), 100); err != nil || n != 1 {
+		t.Fatalf("FireTimers: %d fired, %v; want u3's timer", n, err)
+	}
+
+	// The interval.
+	ps.lastCommit = time.Now().Add(-2 * time.Hour)
+	if !ps.CommitDue(now.UnixMilli()) {
+		t.Fatal("2h since the last commit with a 1h interval: want a commit")
+	}
+}
