@@ -33,10 +33,10 @@ import (
 // Rate events/s for LatencySeconds; for every decision read back from the
 // sends.* topics whose trigger message_id is one of them, latency = the
 // wall time the decision was read − the wall time the record was handed to
-// the (synchronous, acks=all) producer. It includes producer batching and
-// ack, the broker, the consumer's fetch, the batch wait
-// (processing.batch_wait), processing, the output produce with acks=all,
-// the Pebble commit and our reader's fetch.
+// the (synchronous, acks=all) producer. It includes the produce and its
+// ack, the broker, the processor's fetch, processing, the output produce
+// with acks=all and our reader's fetch (the state commit is not on this
+// path: outputs go out before it).
 type E2EResult struct {
 	Produced         int64   `json:"produced"`
 	Processed        int64   `json:"processed"` // applied + duplicates + dead-lettered

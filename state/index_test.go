@@ -118,6 +118,36 @@ func TestTimersDueOrder(t *testing.T) {
 			if due, ok := nextTimer(t, p); !ok || due != math.MinInt64 {
 				t.Errorf("next timer %d, %v", due, ok)
 			}
+			// From a lower bound: only the timers due at or after it.
+			for _, from := range []int64{math.MinInt64 + 1, -5, 0, 500, 501, math.MaxInt64} {
+				var want []timer
+				for _, tm := range sorted {
+					if tm.due >= from && tm.due <= 1<<40 {
+						want = append(want, tm)
+					}
+				}
+				var got []timer
+				if err := p.DueTimersFrom(from, 1<<40, 0, func(due int64, userID string) error {
+					got = append(got, timer{due, strings.Clone(userID)})
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("due from %d up to 2^40:\n got %v\nwant %v", from, got, want)
+				}
+				due, ok, err := p.NextTimerFrom(from)
+				var wantDue int64
+				for _, tm := range sorted {
+					if tm.due >= from {
+						wantDue = tm.due
+						break
+					}
+				}
+				if err != nil || !ok || due != wantDue {
+					t.Errorf("next timer from %d: %d, %v, %v; want %d", from, due, ok, err, wantDue)
+				}
+			}
 		}
 	})
 }

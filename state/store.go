@@ -312,8 +312,16 @@ func (p *Partition) Drop() error {
 // not seen, so a caller firing timers in chunks commits each chunk's
 // SetTimer calls before asking for the next.
 func (p *Partition) DueTimers(upTo int64, limit int, fn func(due int64, userID string) error) error {
-	bounds := make([]byte, 0, partitionPrefixLen+timerPrefixLen)
-	lower := appendKey(bounds, p.p, kindTimer)
+	return p.DueTimersFrom(math.MinInt64, upTo, limit, fn)
+}
+
+// DueTimersFrom is DueTimers for the timers due at or after from: a caller
+// that knows no timer is due before from skips the deletion markers of
+// the timers already fired, which an LSM keeps for a while and an iterator
+// from the start would step over every time.
+func (p *Partition) DueTimersFrom(from, upTo int64, limit int, fn func(due int64, userID string) error) error {
+	bounds := make([]byte, 0, 2*(partitionPrefixLen+timerPrefixLen))
+	lower := p.timerLower(bounds, from)
 	upper := lower[len(lower):]
 	if upTo == math.MaxInt64 {
 		upper = appendKey(upper, p.p, kindTimer+1)
@@ -347,8 +355,13 @@ func (p *Partition) DueTimers(upTo int64, limit int, fn func(due int64, userID s
 // NextTimer returns the earliest due time in the partition's timer index;
 // ok is false if it holds no timer.
 func (p *Partition) NextTimer() (due int64, ok bool, err error) {
-	bounds := make([]byte, 0, 2*partitionPrefixLen)
-	lower := appendKey(bounds, p.p, kindTimer)
+	return p.NextTimerFrom(math.MinInt64)
+}
+
+// NextTimerFrom is NextTimer among the timers due at or after from.
+func (p *Partition) NextTimerFrom(from int64) (due int64, ok bool, err error) {
+	bounds := make([]byte, 0, 2*(partitionPrefixLen+timerPrefixLen))
+	lower := p.timerLower(bounds, from)
 	upper := appendKey(lower[len(lower):], p.p, kindTimer+1)
 	it, err := p.s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
@@ -367,6 +380,14 @@ func (p *Partition) NextTimer() (due int64, ok bool, err error) {
 		return 0, false, fmt.Errorf("state: next timer of partition %d: %w", p.p, err)
 	}
 	return due, ok, nil
+}
+
+// timerLower appends the first key of a timer due at or after from.
+func (p *Partition) timerLower(dst []byte, from int64) []byte {
+	if from == math.MinInt64 {
+		return appendKey(dst, p.p, kindTimer)
+	}
+	return appendTimerKey(dst, p.p, from, "")
 }
 
 // UserByDenseID returns the user id stored for the dense id by

@@ -18,7 +18,6 @@ const (
 	DefaultSessionTimeout  = Duration(10 * time.Second)
 	DefaultStateDir        = "rekindle-data"
 	DefaultBatchSize       = 2000
-	DefaultBatchWait       = Duration(5 * time.Millisecond)
 	DefaultMaxEventBytes   = 64 << 10
 	DefaultMaxFutureSkew   = Duration(24 * time.Hour)
 	DefaultCacheUsers      = 200_000
@@ -161,8 +160,6 @@ type ProcessingConfig struct {
 	// BatchSize: events per batch at most (default DefaultBatchSize); the
 	// outputs of a batch are written together.
 	BatchSize int `yaml:"batch_size"`
-	// BatchWait: how long a batch waits to fill up (default DefaultBatchWait).
-	BatchWait Duration `yaml:"batch_wait"`
 	// MaxEventBytes: larger records go to the DLQ (default DefaultMaxEventBytes).
 	MaxEventBytes int `yaml:"max_event_bytes"`
 	// MaxFutureSkew: events further in the future than this go to the DLQ

@@ -9,7 +9,7 @@ import (
 // file, never a panic; an accepted configuration validates and compiles.
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(campaignYAML))
-	f.Add([]byte("kafka:\n  brokers: [a:1]\n  partitions: 3\nprocessing:\n  batch_wait: 3ms\n"))
+	f.Add([]byte("kafka:\n  brokers: [a:1]\n  partitions: 3\nprocessing:\n  max_future_skew: 3h\n"))
 	f.Add([]byte("vocabulary:\n  Buy: Order Completed\n"))
 	f.Add([]byte("campaigns:\n  - id: x\n    trigger: {event: A}\n    channels: [sms]\n"))
 	f.Add([]byte("kafka: [\n"))

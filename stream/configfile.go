@@ -183,9 +183,6 @@ func (c *Config) applyDefaults() {
 	if p.BatchSize == 0 {
 		p.BatchSize = DefaultBatchSize
 	}
-	if p.BatchWait == 0 {
-		p.BatchWait = DefaultBatchWait
-	}
 	if p.MaxEventBytes == 0 {
 		p.MaxEventBytes = DefaultMaxEventBytes
 	}
@@ -256,9 +253,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Processing.BatchSize < 1 {
 		return bad("processing.batch_size", "%d: must be at least 1", c.Processing.BatchSize)
-	}
-	if c.Processing.BatchWait < 0 {
-		return bad("processing.batch_wait", "%s: must not be negative", c.Processing.BatchWait)
 	}
 	if c.Processing.MaxEventBytes < 256 {
 		return bad("processing.max_event_bytes", "%d: must be at least 256", c.Processing.MaxEventBytes)

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -180,7 +181,11 @@ type PartitionState struct {
 	// indexStale: FireTimers read index entries of users re-armed since the
 	// last commit.
 	indexStale bool
-	lastCommit time.Time
+	// timerFloor: the store's timer index holds no timer due before this;
+	// FireTimers reads from it, past the markers of fired timers.
+	// nextFloor is where it moves at the next commit (0: stays).
+	timerFloor, nextFloor int64
+	lastCommit            time.Time
 	// catalogStored: the store knows which segment ids the records' masks use.
 	catalogStored bool
 }
@@ -201,6 +206,7 @@ func (p *Processor) NewPartitionState(store *state.Partition, partition int32) (
 		cache:      make(map[string]*cachedUser, 1024),
 		seq:        seq,
 		lastCommit: time.Now(),
+		timerFloor: math.MinInt64,
 	}
 	if err := ps.loadSegments(); err != nil {
 		return nil, err
@@ -373,13 +379,17 @@ func hash64(s string) uint64 {
 func (ps *PartitionState) Commit(next int64, sync, snapshot bool) error {
 	b := ps.store.NewBatch()
 	defer b.Close()
+	floor := max(ps.timerFloor, ps.nextFloor)
 	for _, cu := range ps.dirty {
 		b.PutUser(&cu.rec)
 		if cu.isNew {
 			b.PutDenseID(cu.rec.DenseID, cu.rec.UserID)
 		}
-		if cu.rec.TimerDue != cu.due {
-			b.SetTimer(cu.rec.UserID, cu.due, cu.rec.TimerDue)
+		if due := cu.rec.TimerDue; due != cu.due {
+			b.SetTimer(cu.rec.UserID, cu.due, due)
+			if due != 0 {
+				floor = min(floor, due)
+			}
 		}
 	}
 	if ps.seqDirty {
@@ -402,6 +412,7 @@ func (ps *PartitionState) Commit(next int64, sync, snapshot bool) error {
 	ps.dirty = ps.dirty[:0]
 	ps.seqDirty = false
 	ps.minArmed, ps.indexStale = 0, false
+	ps.timerFloor, ps.nextFloor = floor, 0
 	ps.lastCommit = time.Now()
 	ps.evict()
 	return nil

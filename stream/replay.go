@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -28,6 +29,11 @@ type ReplayOptions struct {
 	// Until, in Unix ms, advances the clock past the last event so that
 	// pending timers due by then fire (0: stop at the last event).
 	Until int64
+	// Now, in Unix ms, is the wall clock the events are replayed against:
+	// as live (where the reference is the record's timestamp), an event
+	// more than processing.max_future_skew after it goes to the DLQ and
+	// does not move the clock. 0: no such check (event time only).
+	Now int64
 	// Progress, if set, is called every 100,000 lines.
 	Progress func(lines int64)
 }
@@ -62,6 +68,7 @@ func Replay(ctx context.Context, proc *Processor, opts ReplayOptions) (ReplaySta
 		}
 	}
 	var peek segment.Event
+	skew := time.Duration(cfg.Processing.MaxFutureSkew).Milliseconds()
 	var watermark int64
 
 	commit := func(p int) error {
@@ -116,8 +123,11 @@ func Replay(ctx context.Context, proc *Processor, opts ReplayOptions) (ReplaySta
 		if proc.decoder.Decode(value, 0, &peek) == nil {
 			key = []byte(peek.User())
 			p = int(PartitionOf(peek.User(), n))
-			if peek.Timestamp > watermark {
-				watermark = peek.Timestamp
+			// The clock follows event time, but not to an event from
+			// beyond Now (a mistyped year would fire every timer at once):
+			// that one is refused by the decoder against the clock so far.
+			if ts := peek.Timestamp; ts > watermark && (opts.Now == 0 || ts-opts.Now <= skew) {
+				watermark = ts
 			}
 		}
 		// Timers due before this event fire first, as time passes.

@@ -39,12 +39,13 @@ type RunnerOptions struct {
 // Runner consumes the events topic as a member of the processor's consumer
 // group and runs one PartitionWorker goroutine per assigned partition.
 type Runner struct {
-	proc   *Processor
-	opts   RunnerOptions
-	log    *slog.Logger
-	writer *kafka.Writer
-	stats  Stats
-	regs   struct {
+	proc        *Processor
+	opts        RunnerOptions
+	log         *slog.Logger
+	writer      *sinks.Producer
+	fetchClient *kafka.Client
+	stats       Stats
+	regs        struct {
 		sync.Mutex
 		m map[int32]*bitmap.Registry
 	}
@@ -54,7 +55,8 @@ type Runner struct {
 type Stats struct {
 	mu struct {
 		sync.Mutex
-		c Counters
+		c   Counters
+		lag map[int32]int64 // records behind the end, by owned partition
 	}
 	Batches    atomic.Int64
 	Commits    atomic.Int64 // state commits (see StateConfig.CommitInterval)
@@ -66,6 +68,33 @@ func (s *Stats) Snapshot() Counters {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.mu.c
+}
+
+// Lag returns how many input records the owned partitions are behind, as of
+// their last fetch.
+func (s *Stats) Lag() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, l := range s.mu.lag {
+		n += l
+	}
+	return n
+}
+
+func (s *Stats) setLag(p int32, lag int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.lag == nil {
+		s.mu.lag = map[int32]int64{}
+	}
+	s.mu.lag[p] = lag
+}
+
+func (s *Stats) dropLag(p int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.mu.lag, p)
 }
 
 func (s *Stats) add(c *Counters) {
@@ -90,7 +119,9 @@ func NewRunner(proc *Processor, opts RunnerOptions) (*Runner, error) {
 		proc:   proc,
 		opts:   opts,
 		log:    log,
-		writer: sinks.NewWriter(opts.Brokers, sinks.WriterOptions{}),
+		writer: sinks.NewProducer(opts.Brokers),
+		fetchClient: &kafka.Client{Addr: kafka.TCP(opts.Brokers...), Timeout: time.Minute,
+			Transport: &kafka.Transport{}},
 	}, nil
 }
 
@@ -143,6 +174,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			gen.Start(func(gctx context.Context) {
 				r.stats.Partitions.Add(1)
 				defer r.stats.Partitions.Add(-1)
+				defer r.stats.dropLag(part)
 				r.ownPartition(gctx, gen, part)
 			})
 		}
@@ -168,7 +200,10 @@ func (r *Runner) syncLoop(ctx context.Context) {
 }
 
 // Close releases the producer.
-func (r *Runner) Close() error { return r.writer.Close() }
+func (r *Runner) Close() error {
+	r.fetchClient.Transport.(*kafka.Transport).CloseIdleConnections()
+	return r.writer.Close()
+}
 
 // ownPartition runs a PartitionWorker until the partition is revoked,
 // restarting it from the committed state after errors.
@@ -191,13 +226,20 @@ func (r *Runner) ownPartition(ctx context.Context, gen *kafka.Generation, part i
 	}
 }
 
-// PartitionWorker consumes one partition: read a batch, process it, have
-// its outputs acknowledged, then, when due, commit state and next offset in
-// one batch.
+// PartitionWorker consumes one partition: take what one fetch returned (in
+// batches of at most processing.batch_size), process it, have its outputs
+// acknowledged, then, when due, commit state and next offset in one batch.
 type PartitionWorker struct {
 	runner    *Runner
 	gen       *kafka.Generation
 	partition int32
+
+	ps        *PartitionState
+	next      int64 // offset after the last processed input (kafka.FirstOffset: none yet)
+	committed int64 // the offset stored with the state
+	msgs      []kafka.Message
+
+	lastGroupCommit, lastSizes, lastSnapshot time.Time
 }
 
 func (w *PartitionWorker) run(ctx context.Context) error {
@@ -209,6 +251,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	w.ps = ps
 	next, ok, err := store.Offset()
 	if err != nil {
 		return err
@@ -219,157 +262,158 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 		// state (only the offset stored with the state is the truth).
 		next = kafka.FirstOffset
 	}
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        r.opts.Brokers,
-		Topic:          topic,
-		Partition:      int(w.partition),
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
-		MaxWait:        250 * time.Millisecond,
-		QueueCapacity:  cfg.Processing.BatchSize,
-		ReadBackoffMin: 50 * time.Millisecond,
-		ReadBackoffMax: time.Second,
-	})
-	defer reader.Close()
-	if err := reader.SetOffset(next); err != nil {
-		return fmt.Errorf("stream: seek %s/%d to %d: %w", topic, w.partition, next, err)
-	}
+	w.next, w.committed = next, next
+	w.lastSizes, w.lastSnapshot = time.Now(), time.Now()
 	r.log.Debug("partition worker started", "topic", topic, "partition", w.partition, "offset", next)
 
 	r.addRegistry(w.partition, ps.Registry())
 	defer r.removeRegistry(w.partition)
 
-	batch := make([]kafka.Message, 0, cfg.Processing.BatchSize)
-	msgs := make([]kafka.Message, 0, cfg.Processing.BatchSize)
-	var lastGroupCommit time.Time
-	committed := next // the offset stored with the state
-	lastSizes, lastSnapshot := time.Now(), time.Now()
-	sizesEvery, snapshotEvery := time.Duration(cfg.Segments.SizesInterval), time.Duration(cfg.Segments.SnapshotInterval)
+	// The fetcher waits at most a timer tick for input: timers and sizes
+	// are due on the clock, not only when events arrive.
+	fctx, stopFetch := context.WithCancel(ctx)
+	f := newFetcher(r.fetchClient, topic, w.partition, fetchMaxBytes, timerTick, r.log)
+	fetchDone := make(chan struct{})
+	go func() {
+		defer close(fetchDone)
+		f.run(fctx, next)
+	}()
+	defer func() {
+		stopFetch()
+		<-fetchDone
+	}()
 	for {
-		batch = batch[:0]
-		// Wait for input at most a timer tick: timers and sizes are due on
-		// the clock, not only when events arrive.
-		first, cancel := context.WithTimeout(ctx, timerTick)
-		m, err := reader.FetchMessage(first)
-		cancel()
-		switch {
-		case err == nil:
-			batch = append(batch, m)
-		case ctx.Err() != nil:
+		var buf *fetched
+		select {
+		case buf = <-f.out:
+		case <-ctx.Done():
+		}
+		if buf == nil {
 			// Shutdown or revocation: save the bitmaps with the state.
-			if next >= 0 {
-				return ps.Commit(next, false, true)
+			if w.next >= 0 {
+				return ps.Commit(w.next, false, true)
 			}
 			return nil
-		case !errors.Is(err, context.DeadlineExceeded):
-			return fmt.Errorf("stream: fetch %s/%d: %w", topic, w.partition, err)
 		}
-		if len(batch) > 0 && len(batch) < cfg.Processing.BatchSize {
-			fill, cancel := context.WithTimeout(ctx, time.Duration(cfg.Processing.BatchWait))
-			for len(batch) < cfg.Processing.BatchSize {
-				m, err := reader.FetchMessage(fill)
-				if err != nil {
-					break
-				}
-				batch = append(batch, m)
-			}
-			cancel()
+		if buf.err != nil {
+			r.log.Warn("fetch failed; retrying", "topic", topic, "partition", w.partition, "err", buf.err)
+		} else if len(buf.inputs) == 0 && buf.next >= 0 {
+			w.next = buf.next // past records deleted by retention
 		}
-
-		// Process. From here on the batch is finished even if ctx is
+		r.stats.setLag(w.partition, buf.lag)
+		// Process. From here on a batch is finished even if ctx is
 		// cancelled (revocation, shutdown): outputs flushed, then commit.
-		for i := range batch {
-			m := &batch[i]
-			in := Input{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset, Key: m.Key, Value: m.Value}
-			if !m.Time.IsZero() {
-				in.Time = m.Time.UnixMilli()
-			}
-			if err := ps.Process(&in); err != nil {
+		ins := buf.inputs
+		for {
+			n := min(len(ins), cfg.Processing.BatchSize)
+			if err := w.batch(ctx, ins[:n]); err != nil {
 				return err
 			}
-			if h := r.opts.Hooks.InBatch; h != nil {
-				h(w.partition, i+1)
+			ins = ins[n:]
+			if len(ins) == 0 {
+				break
 			}
 		}
-		if len(batch) > 0 {
-			next = batch[len(batch)-1].Offset + 1
-		}
-		// The clock: event time, or the wall clock when it is ahead (an idle
-		// partition advances with the wall clock).
-		now := max(time.Now().UnixMilli(), ps.Watermark())
-		fired := 0
-		if next >= 0 && ps.TimersDue(now) {
-			if fired, err = ps.FireTimers(now, cfg.Processing.BatchSize); err != nil {
-				return err
-			}
-		}
-		sizes := next >= 0 && time.Since(lastSizes) >= sizesEvery
-		if sizes {
-			lastSizes = time.Now()
-			ps.EmitSizes(now)
-		}
-		if len(batch) == 0 && fired == 0 && !sizes {
-			// Idle: commit what the last batches left uncommitted once due.
-			if next != committed && ps.CommitDue(now) {
-				if err := ps.Commit(next, false, false); err != nil {
-					return err
-				}
-				committed = next
-			}
-			continue
-		}
-		outs := ps.Outputs()
-		if len(outs) > 0 {
-			msgs = msgs[:0]
-			for i := range outs {
-				o := &outs[i]
-				km := kafka.Message{Topic: o.Topic, Key: o.Key, Value: o.Value}
-				for _, h := range o.Headers {
-					km.Headers = append(km.Headers, kafka.Header{Key: h.Key, Value: h.Value})
-				}
-				msgs = append(msgs, km)
-			}
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			err := r.writer.WriteMessages(wctx, msgs...)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("stream: write %d outputs of %s/%d: %w", len(msgs), topic, w.partition, err)
-			}
-			clear(msgs)
-		}
-		if h := r.opts.Hooks.OutputsAcked; h != nil {
-			h(w.partition, len(outs))
-		}
-		counters := *ps.Counters()
-		snapshot := time.Since(lastSnapshot) >= snapshotEvery
-		if snapshot || ctx.Err() != nil || ps.CommitDue(now) {
-			if snapshot {
-				lastSnapshot = time.Now()
-			}
-			if err := ps.Commit(next, false, snapshot); err != nil {
-				return err
-			}
-			committed = next
-			r.stats.Commits.Add(1)
-		} else {
-			ps.Flush()
-		}
-		r.stats.add(&counters)
-		r.stats.Batches.Add(1)
-		clear(batch)
-
-		// The group offset is informational (lag monitoring); the truth is
-		// the offset committed with the state.
-		if committed >= 0 && time.Since(lastGroupCommit) > time.Second {
-			lastGroupCommit = time.Now()
-			if err := w.gen.CommitOffsets(map[string]map[int]int64{topic: {int(w.partition): committed}}); err != nil && ctx.Err() == nil {
-				r.log.Debug("group offset commit failed", "partition", w.partition, "err", err)
-			}
-		}
+		f.free <- buf
 		if ctx.Err() != nil {
-			return ps.Commit(next, false, true)
+			return ps.Commit(w.next, false, true)
 		}
 	}
+}
+
+// fetchMaxBytes bounds one fetch response.
+const fetchMaxBytes = 16 << 20
+
+// batch processes ins (possibly none: the clock still runs timers and
+// sizes), writes the outputs and flushes or commits.
+func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
+	r, ps := w.runner, w.ps
+	cfg := r.proc.cfg
+	for i := range ins {
+		if err := ps.Process(&ins[i]); err != nil {
+			return err
+		}
+		if h := r.opts.Hooks.InBatch; h != nil {
+			h(w.partition, i+1)
+		}
+	}
+	if len(ins) > 0 {
+		w.next = ins[len(ins)-1].Offset + 1
+	}
+	// The clock: event time, or the wall clock when it is ahead (an idle
+	// partition advances with the wall clock).
+	now := max(time.Now().UnixMilli(), ps.Watermark())
+	fired := 0
+	if w.next >= 0 && ps.TimersDue(now) {
+		var err error
+		if fired, err = ps.FireTimers(now, cfg.Processing.BatchSize); err != nil {
+			return err
+		}
+	}
+	sizes := w.next >= 0 && time.Since(w.lastSizes) >= time.Duration(cfg.Segments.SizesInterval)
+	if sizes {
+		w.lastSizes = time.Now()
+		ps.EmitSizes(now)
+	}
+	if len(ins) == 0 && fired == 0 && !sizes {
+		// Idle: commit what the last batches left uncommitted once due.
+		if w.next != w.committed && ps.CommitDue(now) {
+			if err := ps.Commit(w.next, false, false); err != nil {
+				return err
+			}
+			w.committed = w.next
+			r.stats.Commits.Add(1)
+		}
+		return nil
+	}
+	outs := ps.Outputs()
+	if len(outs) > 0 {
+		w.msgs = w.msgs[:0]
+		for i := range outs {
+			o := &outs[i]
+			km := kafka.Message{Topic: o.Topic, Key: o.Key, Value: o.Value}
+			for _, h := range o.Headers {
+				km.Headers = append(km.Headers, kafka.Header{Key: h.Key, Value: h.Value})
+			}
+			w.msgs = append(w.msgs, km)
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		err := r.writer.Produce(wctx, w.msgs)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("stream: write %d outputs of %s/%d: %w", len(w.msgs), cfg.Topics.Events, w.partition, err)
+		}
+		clear(w.msgs)
+	}
+	if h := r.opts.Hooks.OutputsAcked; h != nil {
+		h(w.partition, len(outs))
+	}
+	counters := *ps.Counters()
+	snapshot := time.Since(w.lastSnapshot) >= time.Duration(cfg.Segments.SnapshotInterval)
+	if snapshot || ctx.Err() != nil || ps.CommitDue(now) {
+		if snapshot {
+			w.lastSnapshot = time.Now()
+		}
+		if err := ps.Commit(w.next, false, snapshot); err != nil {
+			return err
+		}
+		w.committed = w.next
+		r.stats.Commits.Add(1)
+	} else {
+		ps.Flush()
+	}
+	r.stats.add(&counters)
+	r.stats.Batches.Add(1)
+
+	// The group offset is informational (lag monitoring); the truth is
+	// the offset committed with the state.
+	if w.committed >= 0 && time.Since(w.lastGroupCommit) > time.Second {
+		w.lastGroupCommit = time.Now()
+		if err := w.gen.CommitOffsets(map[string]map[int]int64{cfg.Topics.Events: {int(w.partition): w.committed}}); err != nil && ctx.Err() == nil {
+			r.log.Debug("group offset commit failed", "partition", w.partition, "err", err)
+		}
+	}
+	return nil
 }
 
 // timerTick is how long a partition worker waits for input before it looks

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -242,7 +243,7 @@ func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
 		{"campaigns:\n  - id: a\n    trigger: {event: X}\n    channels: [push, fax]\n", `x.yaml:4: campaigns[0].channels[1]: unknown channel "fax"`},
 		{"campaigns:\n  - id: a\n    channels: [push]\n", "x.yaml:2: campaigns[0].trigger: campaign \"a\" needs exactly one of trigger.event"},
 		{"segments:\n  lapsed_after: 30 days\n", `x.yaml:2: invalid duration "30 days"`},
-		{"processing:\n  batch_wait: soon\n", "x.yaml:2: "},
+		{"processing:\n  max_future_skew: soon\n", "x.yaml:2: "},
 		{"state:\n  dir: d\n  commit_interval: -1s\n", "x.yaml:3: state.commit_interval: -1s: must not be negative"},
 		{"kafka: [\n", "x.yaml:"},
 		{"vocabulary:\n  Bought: Order Done\n", `x.yaml:2: vocabulary.Bought: "Order Done" is not a built-in event name`},
@@ -282,4 +283,39 @@ func TestHugeRecordIsDeadLetteredWithinTheProducerLimit(t *testing.T) {
 	if dl[0][sinks.HeaderReason] != "too_large" || len(dl[0]["value"]) != MaxDeadLetterBytes || dl[0][HeaderTruncated] != strconv.Itoa(len(huge)) {
 		t.Errorf("dead letter: reason %q, %d bytes, truncated header %q", dl[0][sinks.HeaderReason], len(dl[0]["value"]), dl[0][HeaderTruncated])
 	}
+}
+
+// A replay against a wall clock refuses an event from beyond it, as live,
+// and its clock does not jump there: no timer fires on account of it.
+func TestReplayRefusesEventsFromBeyondNow(t *testing.T) {
+	p := mustProcessor(t, "")
+	events := strings.Join([]string{
+		ev("a", "a1", at(0), "Application Opened", ""),
+		ev("b", "b1", "2099-01-01T00:00:00Z", "Application Opened", ""),
+		ev("a", "a2", at(0.5), "Product Viewed", ""),
+	}, "\n")
+	var d, f, q bytes.Buffer
+	stats, err := Replay(context.Background(), p, ReplayOptions{Events: strings.NewReader(events), Decisions: &d, Facts: &f, DeadLetters: &q,
+		Now: t0.Add(time.Hour).UnixMilli()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.DLQ != 1 || !strings.Contains(q.String(), "2099") {
+		t.Fatalf("DLQ %d: %s; want the 2099 event", stats.DLQ, q.String())
+	}
+	for _, fact := range lines[sinks.Fact](t, f.Bytes()) {
+		if fact.Cause == "timer" || fact.UserID == "b" {
+			t.Errorf("fact %+v: nothing should fire or happen to b", fact)
+		}
+	}
+	// Without a wall clock the event is taken at its word (the old way).
+	stats = replayStats(t, p, events)
+	if stats.DLQ != 0 {
+		t.Fatalf("Now unset: %d dead letters, want 0", stats.DLQ)
+	}
+}
+
+func replayStats(t *testing.T, p *Processor, events string) ReplayStats {
+	t.Helper()
+	return replay(t, p, events).stats
 }

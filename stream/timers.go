@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -231,7 +232,7 @@ func (ps *PartitionState) FireTimers(now int64, limit int) (int, error) {
 		user string
 	}
 	dues := make([]due, 0, 16)
-	err := ps.store.DueTimers(now, limit, func(at int64, user string) error {
+	err := ps.store.DueTimersFrom(ps.timerFloor, now, limit, func(at int64, user string) error {
 		dues = append(dues, due{at, strings.Clone(user)})
 		return nil
 	})
@@ -255,13 +256,21 @@ func (ps *PartitionState) FireTimers(now int64, limit int) (int, error) {
 		ps.markDirty(cu)
 		fired++
 	}
+	// Every entry before the last one read was seen here, and moves (fired
+	// and re-armed, or stale) at the next commit, which lowers the floor
+	// again for any timer it sets earlier.
+	if len(dues) == limit {
+		ps.nextFloor = dues[len(dues)-1].at
+	} else if now < math.MaxInt64 {
+		ps.nextFloor = now + 1
+	}
 	if len(dues) < limit {
 		// Every committed timer up to now was seen: the next is later.
 		// Users re-armed since the last commit are not in the index yet.
 		ps.minDue = ps.minArmed
-		// (A key of a user re-armed since may still be the first; it moves
-		// at commit.)
-		if n, ok, err := ps.store.NextTimer(); err != nil {
+		// The entries read here are still in the index until the commit
+		// moves them: look past them.
+		if n, ok, err := ps.store.NextTimerFrom(max(ps.timerFloor, ps.nextFloor)); err != nil {
 			return fired, err
 		} else if ok && (ps.minDue == 0 || n < ps.minDue) {
 			ps.minDue = n

@@ -95,6 +95,7 @@ func cmdReplay(ctx context.Context, args []string) error {
 	facts := fs.String("facts", "", "output: facts, one JSON object per line")
 	dlq := fs.String("dlq", "", "output: rejected inputs with their reason, one JSON object per line")
 	until := fs.String("until", "", "advance the clock to this RFC 3339 time after the last event, so pending timers fire")
+	now := fs.String("now", "wall", `events later than this RFC 3339 time plus processing.max_future_skew go to the DLQ, as live; "wall" is the clock, "off" disables the check`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -119,6 +120,17 @@ func cmdReplay(ctx context.Context, args []string) error {
 			return fmt.Errorf("--until %q: want an RFC 3339 time such as 2026-03-01T00:00:00Z", *until)
 		}
 		opts.Until = t.UnixMilli()
+	}
+	switch *now {
+	case "off":
+	case "wall":
+		opts.Now = time.Now().UnixMilli()
+	default:
+		t, err := time.Parse(time.RFC3339, *now)
+		if err != nil {
+			return fmt.Errorf(`--now %q: want an RFC 3339 time such as 2026-03-01T00:00:00Z, "wall" or "off"`, *now)
+		}
+		opts.Now = t.UnixMilli()
 	}
 	in, err := os.Open(*events)
 	if err != nil {

@@ -62,6 +62,7 @@ type StatsView struct {
 	Facts        int64            `json:"facts"`
 	Batches      int64            `json:"batches"`
 	Commits      int64            `json:"state_commits"`
+	Lag          int64            `json:"lag"` // input records not processed yet, owned partitions
 	Partitions   int64            `json:"partitions_owned"`
 }
 
@@ -73,6 +74,7 @@ func (p *Pipeline) Stats() StatsView {
 		Decisions:  map[string]int64{},
 		Batches:    p.Runner.Stats().Batches.Load(),
 		Commits:    p.Runner.Stats().Commits.Load(),
+		Lag:        p.Runner.Stats().Lag(),
 		Partitions: p.Runner.Stats().Partitions.Load(),
 	}
 	for ch := state.Channel(0); ch < state.NumChannels; ch++ {

@@ -1,0 +1,180 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// fetched is the content of one fetch response: inputs whose keys and
+// values live in arena. It is reused once the worker hands it back.
+type fetched struct {
+	inputs []Input
+	arena  []byte
+	// next is the offset after the last input (or the offset fetched from
+	// when there is none).
+	next int64
+	// lag is the partition's high watermark minus next.
+	lag int64
+	err error
+}
+
+// fetcher reads one partition with kafka-go's Client.Fetch, a whole fetch
+// response at a time: no per-record channel hop (kafka-go's Reader has one),
+// and a batch is whatever arrived, so a lone event is processed at once
+// instead of waiting for a batch to fill. One fetch is in flight while the
+// worker processes the previous one.
+type fetcher struct {
+	client    *kafka.Client
+	topic     string
+	partition int32
+	maxBytes  int
+	maxWait   time.Duration
+	log       *slog.Logger
+
+	out  chan *fetched // filled responses, in offset order
+	free chan *fetched // responses the worker is done with
+}
+
+// fetchBuffers: one response being processed, one being fetched.
+const fetchBuffers = 2
+
+func newFetcher(client *kafka.Client, topic string, partition int32, maxBytes int, maxWait time.Duration, log *slog.Logger) *fetcher {
+	f := &fetcher{
+		client: client, topic: topic, partition: partition, maxBytes: maxBytes, maxWait: maxWait, log: log,
+		out:  make(chan *fetched, fetchBuffers),
+		free: make(chan *fetched, fetchBuffers),
+	}
+	for range fetchBuffers {
+		f.free <- &fetched{}
+	}
+	return f
+}
+
+// run fetches from offset (or kafka.FirstOffset) until ctx ends. Every
+// response, empty ones included (after maxWait with no data), goes to out; a
+// failed fetch goes there with err set and is retried with back-off.
+func (f *fetcher) run(ctx context.Context, offset int64) {
+	defer close(f.out)
+	backoff := 50 * time.Millisecond
+	for {
+		var buf *fetched
+		select {
+		case <-ctx.Done():
+			return
+		case buf = <-f.free:
+		}
+		next, err := f.fetch(ctx, offset, buf)
+		if ctx.Err() != nil {
+			return
+		}
+		buf.err = err
+		if err == nil {
+			offset = next
+			backoff = 50 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case f.out <- buf:
+		}
+		if err != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+		}
+	}
+}
+
+// fetch reads one response from offset into buf and returns the next offset.
+func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64, error) {
+	clear(buf.inputs)
+	buf.inputs, buf.arena, buf.err = buf.inputs[:0], buf.arena[:0], nil
+	res, err := f.client.Fetch(ctx, &kafka.FetchRequest{
+		Topic: f.topic, Partition: int(f.partition), Offset: offset,
+		MinBytes: 1, MaxBytes: int64(f.maxBytes), MaxWait: f.maxWait,
+	})
+	if err != nil {
+		return offset, fmt.Errorf("stream: fetch %s/%d at offset %d: %w", f.topic, f.partition, offset, err)
+	}
+	if res.Error != nil {
+		if errors.Is(res.Error, kafka.OffsetOutOfRange) && offset >= 0 && offset < res.LogStartOffset {
+			// The records between are gone (retention): nothing can bring
+			// them back. Say so and go on from the oldest that exists.
+			f.log.Error("input records deleted by retention before they were processed; resuming at the oldest",
+				"topic", f.topic, "partition", f.partition, "offset", offset, "log_start", res.LogStartOffset,
+				"lost", res.LogStartOffset-offset)
+			buf.next = res.LogStartOffset
+			return res.LogStartOffset, nil
+		}
+		return offset, fmt.Errorf("stream: fetch %s/%d at offset %d: %w", f.topic, f.partition, offset, res.Error)
+	}
+	next := offset
+	for {
+		rec, err := res.Records.ReadRecord()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return offset, fmt.Errorf("stream: read records of %s/%d at offset %d: %w", f.topic, f.partition, next, err)
+		}
+		if offset >= 0 && rec.Offset < offset {
+			// A response starts at a batch boundary: skip what was read.
+			closeBytes(rec)
+			continue
+		}
+		in := Input{Topic: f.topic, Partition: f.partition, Offset: rec.Offset}
+		if !rec.Time.IsZero() {
+			in.Time = rec.Time.UnixMilli()
+		}
+		var kerr, verr error
+		in.Key, kerr = f.read(buf, rec.Key)
+		in.Value, verr = f.read(buf, rec.Value)
+		closeBytes(rec)
+		if err := errors.Join(kerr, verr); err != nil {
+			return offset, fmt.Errorf("stream: read record %s/%d@%d: %w", f.topic, f.partition, rec.Offset, err)
+		}
+		buf.inputs = append(buf.inputs, in)
+		next = rec.Offset + 1
+	}
+	buf.next = next
+	if next < 0 {
+		buf.next = offset
+	}
+	buf.lag = max(0, res.HighWatermark-next)
+	return next, nil
+}
+
+// read copies b into buf's arena; nil stays nil (a record without a key).
+func (f *fetcher) read(buf *fetched, b interface {
+	io.Reader
+	Len() int
+}) ([]byte, error) {
+	if b == nil {
+		return nil, nil
+	}
+	n := b.Len()
+	start := len(buf.arena)
+	buf.arena = append(buf.arena, make([]byte, n)...)
+	if _, err := io.ReadFull(b, buf.arena[start:]); err != nil {
+		return nil, err
+	}
+	return buf.arena[start:len(buf.arena):len(buf.arena)], nil
+}
+
+func closeBytes(rec *kafka.Record) {
+	if rec.Key != nil {
+		rec.Key.Close()
+	}
+	if rec.Value != nil {
+		rec.Value.Close()
+	}
+}
