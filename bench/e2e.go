@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -65,7 +66,12 @@ type CeilingResult struct {
 	Records         int64   `json:"records"`
 	Bytes           int64   `json:"bytes"`
 	Seconds         float64 `json:"seconds"`
-	EventsPerSecond float64 `json:"events_per_second"`
+	EventsPerSecond float64 `json:"events_per_second"` // the faster of the two ways below
+	// ReaderPerSecond: kafka-go's Reader, one per partition, ReadMessage
+	// per record. FetchPerSecond: kafka-go's Client.Fetch, whole responses,
+	// as rekindle's partition workers read.
+	ReaderPerSecond float64 `json:"reader_events_per_second"`
+	FetchPerSecond  float64 `json:"fetch_events_per_second"`
 	// Ratio is E2E.EventsPerSecond / EventsPerSecond: the share of the
 	// consumption ceiling the pipeline reaches.
 	Ratio float64 `json:"ratio"`
@@ -115,7 +121,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 	if err != nil {
 		return res, nil, err
 	}
-	w := sinks.NewWriter(brokers, sinks.WriterOptions{})
+	w := sinks.NewProducer(brokers)
 	defer w.Close()
 	var produced atomic.Int64
 	stop := progress(cfg.Progress, func() string {
@@ -130,7 +136,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 			r := gen.Next(nil)
 			msgs = append(msgs, kafka.Message{Topic: scfg.Topics.Events, Key: r.Key, Value: r.Value})
 		}
-		if err := w.WriteMessages(ctx, msgs...); err != nil {
+		if err := w.Produce(ctx, msgs); err != nil {
 			stop()
 			return res, nil, fmt.Errorf("bench: e2e produce: %w", err)
 		}
@@ -222,7 +228,11 @@ func messageID(v []byte) string {
 	return string(v[:j])
 }
 
-func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers []string, w *kafka.Writer, p *pipeline.Pipeline, res *E2EResult) error {
+func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers []string, w *sinks.Producer, p *pipeline.Pipeline, res *E2EResult) error {
+	if cfg.Rate == 0 {
+		// Half the maximum: the load the latency target is stated at.
+		cfg.Rate = max(1, int(res.EventsPerSecond/2))
+	}
 	res.Rate = cfg.Rate
 	var mu struct {
 		sync.Mutex
@@ -314,7 +324,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 			}
 		}
 		mu.Unlock()
-		if err := w.WriteMessages(ctx, msgs...); err != nil {
+		if err := w.Produce(ctx, msgs); err != nil {
 			stop()
 			return fmt.Errorf("bench: e2e latency produce: %w", err)
 		}
@@ -384,10 +394,37 @@ func measureCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		ends[po.Partition] = [2]int64{po.FirstOffset, po.LastOffset}
 		want += po.LastOffset - po.FirstOffset
 	}
+	byReader, err := readCeiling(ctx, cfg, scfg, brokers, ends, want, false)
+	if err != nil {
+		return res, err
+	}
+	byFetch, err := readCeiling(ctx, cfg, scfg, brokers, ends, want, true)
+	if err != nil {
+		return res, err
+	}
+	res = byReader
+	if byFetch.EventsPerSecond > byReader.EventsPerSecond {
+		res = byFetch
+	}
+	res.ReaderPerSecond, res.FetchPerSecond = byReader.EventsPerSecond, byFetch.EventsPerSecond
+	return res, nil
+}
+
+// readCeiling reads every partition from first to last offset, with
+// Readers or with Client.Fetch.
+func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []string, ends map[int][2]int64, want int64, fetch bool) (CeilingResult, error) {
+	var res CeilingResult
+	topic := scfg.Topics.Events
+	how := "Reader"
+	if fetch {
+		how = "Client.Fetch"
+	}
 	var records, nbytes atomic.Int64
 	stop := progress(cfg.Progress, func() string {
-		return fmt.Sprintf("ceiling: read %d of %d", records.Load(), want)
+		return fmt.Sprintf("ceiling (%s): read %d of %d", how, records.Load(), want)
 	})
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: time.Minute, Transport: &kafka.Transport{}}
+	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
 	errs := make([]error, cfg.Partitions)
 	var wg sync.WaitGroup
 	t0 := time.Now()
@@ -399,7 +436,11 @@ func measureCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// The partition workers' reader settings.
+			if fetch {
+				errs[part] = fetchAll(ctx, client, topic, part, first, last, &records, &nbytes)
+				return
+			}
+			// kafka-go's Reader, as rekindle's workers read before.
 			r := kafka.NewReader(kafka.ReaderConfig{
 				Brokers: brokers, Topic: topic, Partition: part,
 				MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond,
@@ -431,4 +472,52 @@ func measureCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	res.Seconds = elapsed.Seconds()
 	res.EventsPerSecond = float64(res.Records) / res.Seconds
 	return res, nil
+}
+
+// fetchAll reads partition part from first to last with Client.Fetch, a
+// response at a time, copying each key and value as the workers do.
+func fetchAll(ctx context.Context, client *kafka.Client, topic string, part int, first, last int64, records, nbytes *atomic.Int64) error {
+	var buf []byte
+	for off := first; off < last; {
+		res, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: part, Offset: off,
+			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond})
+		if err == nil {
+			err = res.Error
+		}
+		if err != nil {
+			return fmt.Errorf("bench: ceiling: fetch %s/%d at %d: %w", topic, part, off, err)
+		}
+		var n, b int64
+		for {
+			r, err := res.Records.ReadRecord()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("bench: ceiling: read %s/%d at %d: %w", topic, part, off, err)
+			}
+			if r.Offset >= off {
+				buf = buf[:0]
+				for _, v := range []kafka.Bytes{r.Key, r.Value} {
+					if v != nil {
+						k := len(buf)
+						buf = append(buf, make([]byte, v.Len())...)
+						io.ReadFull(v, buf[k:])
+					}
+				}
+				n++
+				b += int64(len(buf))
+				off = r.Offset + 1
+			}
+			if r.Key != nil {
+				r.Key.Close()
+			}
+			if r.Value != nil {
+				r.Value.Close()
+			}
+		}
+		records.Add(n)
+		nbytes.Add(b)
+	}
+	return nil
 }
