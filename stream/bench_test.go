@@ -9,9 +9,10 @@ import (
 )
 
 // BenchmarkProcess measures the per-event path the live pipeline and replay
-// share: decode → user record (cache, Pebble on disk) → apply → trigger, with
-// a Pebble batch commit (state + offset, no fsync) every BatchSize events, as
-// a partition worker does. Kafka I/O is not included.
+// share: decode → user record (cache, Pebble on disk) → apply → trigger; a
+// batch ends every BatchSize events (outputs dropped) and the state is
+// committed (Pebble batch, no fsync) when CommitDue says so, as a partition
+// worker does. Kafka I/O is not included.
 func BenchmarkProcess(b *testing.B) {
 	cfg, err := stream.ParseConfig("bench", []byte(bench.DemoCampaigns))
 	if err != nil {
@@ -54,7 +55,9 @@ func BenchmarkProcess(b *testing.B) {
 			b.Fatal(err)
 		}
 		if (i+1)%batch == 0 {
-			if err := ps.Commit(int64(i+1), false, false); err != nil {
+			if !ps.CommitDue(ps.Watermark()) {
+				ps.Flush()
+			} else if err := ps.Commit(int64(i+1), false, false); err != nil {
 				b.Fatal(err)
 			}
 		}
