@@ -186,6 +186,8 @@ type PartitionState struct {
 	// nextFloor is where it moves at the next commit (0: stays).
 	timerFloor, nextFloor int64
 	lastCommit            time.Time
+	inflight              chan error // the commit being applied (see CommitAsync)
+	commitErr             error
 	// catalogStored: the store knows which segment ids the records' masks use.
 	catalogStored bool
 }
@@ -373,12 +375,29 @@ func hash64(s string) uint64 {
 }
 
 // Commit writes the dirty user records and next (the offset of the input
-// after the last processed one) in one atomic Pebble batch, after a Flush.
-// The caller must have had the outputs acknowledged first. With snapshot,
-// the segment bitmaps are saved in the same batch.
+// after the last processed one) in one atomic Pebble batch, after a Flush,
+// and waits for it. The caller must have had the outputs acknowledged
+// first. With snapshot, the segment bitmaps are saved in the same batch.
 func (ps *PartitionState) Commit(next int64, sync, snapshot bool) error {
+	if err := ps.CommitAsync(next, sync, snapshot); err != nil {
+		return err
+	}
+	return ps.WaitCommit()
+}
+
+// CommitAsync is Commit without the wait: the batch is built from the
+// records as they are now, and Pebble applies it on another goroutine while
+// the caller goes on processing (applying thousands of records takes tens
+// of milliseconds that would otherwise stall the partition). One commit is
+// in flight at most: the next one, FireTimers (which reads the committed
+// timer index) and WaitCommit wait for it; evictions happen only after it
+// landed, so a record read back from the store is never older than the
+// cache's.
+func (ps *PartitionState) CommitAsync(next int64, sync, snapshot bool) error {
+	if err := ps.WaitCommit(); err != nil {
+		return err
+	}
 	b := ps.store.NewBatch()
-	defer b.Close()
 	floor := max(ps.timerFloor, ps.nextFloor)
 	for _, cu := range ps.dirty {
 		b.PutUser(&cu.rec)
@@ -399,12 +418,12 @@ func (ps *PartitionState) Commit(next int64, sync, snapshot bool) error {
 	ps.Flush()
 	if snapshot || !ps.catalogStored {
 		if err := ps.putSnapshot(b, next); err != nil {
+			b.Close()
 			return err
 		}
 	}
-	if err := b.Commit(sync); err != nil {
-		return err
-	}
+	// The batch holds copies: the records may change from here on, and are
+	// marked dirty again when they do.
 	for _, cu := range ps.dirty {
 		cu.dirty, cu.isNew, cu.due = false, false, cu.rec.TimerDue
 	}
@@ -414,23 +433,45 @@ func (ps *PartitionState) Commit(next int64, sync, snapshot bool) error {
 	ps.minArmed, ps.indexStale = 0, false
 	ps.timerFloor, ps.nextFloor = floor, 0
 	ps.lastCommit = time.Now()
-	ps.evict()
+	done := make(chan error, 1)
+	ps.inflight = done
+	go func() {
+		err := b.Commit(sync)
+		b.Close()
+		done <- err
+	}()
 	return nil
 }
 
+// WaitCommit waits for the commit in flight, if any, and returns its error
+// (which stays: the PartitionState must then be discarded).
+func (ps *PartitionState) WaitCommit() error {
+	if ps.inflight != nil {
+		ps.commitErr = <-ps.inflight
+		ps.inflight = nil
+		if ps.commitErr == nil {
+			ps.evict()
+		}
+	}
+	return ps.commitErr
+}
+
 // evict keeps the cache within its bound by dropping clean records (map
-// iteration order is random, so this is random eviction).
+// iteration order is random, so this is random eviction). Only records
+// whose latest version is in the store are clean.
 func (ps *PartitionState) evict() {
 	limit := ps.proc.cfg.State.CacheUsers
 	if len(ps.cache) <= limit {
 		return
 	}
 	target := limit - limit/10
-	for id := range ps.cache {
+	for id, cu := range ps.cache {
 		if len(ps.cache) <= target {
 			return
 		}
-		delete(ps.cache, id)
+		if !cu.dirty {
+			delete(ps.cache, id)
+		}
 	}
 }
 

@@ -252,6 +252,10 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 		return err
 	}
 	w.ps = ps
+	// Whatever the exit, the commit in flight lands first: a worker
+	// restarted from the store must not read it half-way (it would apply
+	// its inputs twice on top of a commit that lands later).
+	defer ps.WaitCommit()
 	next, ok, err := store.Offset()
 	if err != nil {
 		return err
@@ -358,7 +362,7 @@ func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
 	if len(ins) == 0 && fired == 0 && !sizes {
 		// Idle: commit what the last batches left uncommitted once due.
 		if w.next != w.committed && ps.CommitDue(now) {
-			if err := ps.Commit(w.next, false, false); err != nil {
+			if err := ps.CommitAsync(w.next, false, false); err != nil {
 				return err
 			}
 			w.committed = w.next
@@ -394,7 +398,7 @@ func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
 		if snapshot {
 			w.lastSnapshot = time.Now()
 		}
-		if err := ps.Commit(w.next, false, snapshot); err != nil {
+		if err := ps.CommitAsync(w.next, false, snapshot); err != nil {
 			return err
 		}
 		w.committed = w.next

@@ -231,6 +231,9 @@ func (ps *PartitionState) FireTimers(now int64, limit int) (int, error) {
 		at   int64
 		user string
 	}
+	if err := ps.WaitCommit(); err != nil { // the index as last committed
+		return 0, err
+	}
 	dues := make([]due, 0, 16)
 	err := ps.store.DueTimersFrom(ps.timerFloor, now, limit, func(at int64, user string) error {
 		dues = append(dues, due{at, strings.Clone(user)})
