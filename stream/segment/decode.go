@@ -195,7 +195,7 @@ func (d *Decoder) fill(s *scanner, now int64, ev *Event) error {
 	}
 
 	// event time
-	if tf := s.firstPresent(fTimestamp, fOriginalTimestamp, fReceivedAt); tf != fNone {
+	if tf := s.firstPresent(fTimestamp, fOriginalTimestamp, fReceivedAt, fNone); tf != fNone {
 		if ev.Timestamp, err = d.timestamp(s, tf, now); err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func (d *Decoder) fill(s *scanner, now int64, ev *Event) error {
 
 	// containers
 	for _, cf := range [...]field{fContext, fTraits, fCtxTraits, fProperties} {
-		if k := f[cf].kind; k.present() && k != jsObject {
+		if k := f[cf].kind; k != jsObject && k.present() {
 			return s.wrongType(cf, "an object")
 		}
 	}
@@ -212,16 +212,16 @@ func (d *Decoder) fill(s *scanner, now int64, ev *Event) error {
 	}
 
 	// traits: top-level traits win over context.traits
-	if ev.Timezone, err = s.string(s.firstPresent(fCtxTimezone, fTraitsTimezone, fCtxTraitsTimezone)); err != nil {
+	if ev.Timezone, err = s.string(s.firstPresent(fCtxTimezone, fTraitsTimezone, fCtxTraitsTimezone, fNone)); err != nil {
 		return err
 	}
-	if ev.Email, err = s.string(s.firstPresent(fTraitsEmail, fCtxTraitsEmail)); err != nil {
+	if ev.Email, err = s.string(s.firstPresent(fTraitsEmail, fCtxTraitsEmail, fNone, fNone)); err != nil {
 		return err
 	}
-	if ev.Country, err = s.string(s.firstPresent(fTraitsCountry, fCtxTraitsCountry)); err != nil {
+	if ev.Country, err = s.string(s.firstPresent(fTraitsCountry, fCtxTraitsCountry, fNone, fNone)); err != nil {
 		return err
 	}
-	if ev.Phone, err = s.id(s.firstPresent(fTraitsPhone, fCtxTraitsPhone)); err != nil {
+	if ev.Phone, err = s.id(s.firstPresent(fTraitsPhone, fCtxTraitsPhone, fNone, fNone)); err != nil {
 		return err
 	}
 
@@ -259,10 +259,11 @@ func (d *Decoder) timestamp(s *scanner, f field, now int64) (int64, error) {
 
 // text returns a captured string's value.
 func (s *scanner) text(sp span) string {
+	b := s.data[sp.start:sp.end]
 	if sp.escaped {
-		return unescape(s.data[sp.start:sp.end])
+		return unescape(b)
 	}
-	return bytesString(s.data[sp.start:sp.end])
+	return bytesString(b)
 }
 
 func (s *scanner) raw(sp span) []byte {
@@ -284,7 +285,11 @@ func (s *scanner) string(f field) (string, error) {
 	case jsAbsent, jsNull:
 		return "", nil
 	case jsString:
-		return s.text(sp), nil
+		b := s.data[sp.start:sp.end]
+		if sp.escaped {
+			return unescape(b), nil
+		}
+		return bytesString(b), nil
 	}
 	return "", s.wrongType(f, "a string")
 }
@@ -292,23 +297,31 @@ func (s *scanner) string(f field) (string, error) {
 // id returns an optional identifier: a string, or a number kept as its
 // literal text.
 func (s *scanner) id(f field) (string, error) {
-	sp := s.f[f]
-	if sp.kind == jsNumber {
-		return bytesString(s.data[sp.start:sp.end]), nil
+	switch sp := s.f[f]; sp.kind {
+	case jsAbsent, jsNull:
+		return "", nil
+	case jsString, jsNumber: // a number is never escaped
+		b := s.data[sp.start:sp.end]
+		if sp.escaped {
+			return unescape(b), nil
+		}
+		return bytesString(b), nil
 	}
-	if sp.kind.present() && sp.kind != jsString {
-		return "", s.wrongType(f, "a string or a number")
-	}
-	return s.string(f)
+	return "", s.wrongType(f, "a string or a number")
 }
 
-// firstPresent returns the first of fs that is present and not null, or
-// fNone.
-func (s *scanner) firstPresent(fs ...field) field {
-	for _, f := range fs {
-		if s.f[f].kind.present() {
-			return f
-		}
+// firstPresent returns the first of a, b, c and d that is present and not
+// null, or fNone. fNone, which is never present, pads shorter lists.
+func (s *scanner) firstPresent(a, b, c, d field) field {
+	switch {
+	case s.f[a].kind.present():
+		return a
+	case s.f[b].kind.present():
+		return b
+	case s.f[c].kind.present():
+		return c
+	case s.f[d].kind.present():
+		return d
 	}
 	return fNone
 }
@@ -342,6 +355,27 @@ func (s *scanner) properties(ev *Event) error {
 			}
 		}
 	}
+	// Most events have none of the string properties (jsAbsent is 0).
+	if f[fPropStatus].kind|f[fPropPermission].kind|f[fPropFrom].kind|f[fPropBody].kind|f[fPropChannel].kind != jsAbsent {
+		if err := s.stringProperties(ev); err != nil {
+			return err
+		}
+	}
+	if rf := s.firstPresent(fPropRevenue, fPropTotal, fPropValue, fPropPrice); rf != fNone {
+		v, err := s.float(rf)
+		switch {
+		case err == nil:
+			ev.Revenue, ev.HasRevenue = v, true
+		case k == KindOrderCompleted || k == KindProductAdded:
+			return err
+		}
+	}
+	return nil
+}
+
+// stringProperties fills the string properties, as properties does.
+func (s *scanner) stringProperties(ev *Event) error {
+	k := ev.Kind
 	props := [...]struct {
 		f    field
 		dst  *string
@@ -363,15 +397,6 @@ func (s *scanner) properties(ev *Event) error {
 		}
 		*p.dst = v
 	}
-	if rf := s.firstPresent(fPropRevenue, fPropTotal, fPropValue, fPropPrice); rf != fNone {
-		v, err := s.float(rf)
-		switch {
-		case err == nil:
-			ev.Revenue, ev.HasRevenue = v, true
-		case k == KindOrderCompleted || k == KindProductAdded:
-			return err
-		}
-	}
 	return nil
 }
 
@@ -391,12 +416,55 @@ func (s *scanner) float(f field) (float64, error) {
 	default:
 		return 0, s.wrongType(f, "a number")
 	}
+	if v, ok := shortDecimal(t); ok {
+		return v, nil
+	}
 	v, err := strconv.ParseFloat(t, 64)
 	if err != nil {
 		return 0, &DecodeError{Reason: ReasonWrongType, Field: fieldNames[f],
 			Detail: "is " + quoteSnippet(t) + ", out of range of a float64"}
 	}
 	return v, nil
+}
+
+// pow10[k] is 10^k, exactly, for the k shortDecimal needs.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15}
+
+// shortDecimal parses the valid JSON number t, as strconv.ParseFloat would,
+// if it has no exponent and at most 15 digits (prices and totals), and
+// reports whether it did. Such a number is m / 10^k with m < 2^53, and both
+// are exact float64s, so the one rounding of the division gives the
+// correctly rounded value ParseFloat returns (Clinger's fast path).
+func shortDecimal(t string) (float64, bool) {
+	i, neg := 0, false
+	if t != "" && t[0] == '-' {
+		i, neg = 1, true
+	}
+	var m uint64
+	digits, point := 0, -1
+	for ; i < len(t); i++ {
+		switch c := t[i]; {
+		case isDigit(c):
+			m = m*10 + uint64(c-'0')
+			digits++
+		case c == '.':
+			point = digits
+		default:
+			return 0, false // an exponent
+		}
+	}
+	if digits > 15 {
+		return 0, false
+	}
+	v := float64(m)
+	if point >= 0 {
+		v /= pow10[digits-point]
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 // surface decides where the user was active; the rules are on Decode.

@@ -338,7 +338,17 @@ func (s *scanner) document() bool {
 	return true
 }
 
+// skipSpace returns the offset of the first byte at or after data[i] that is
+// not JSON whitespace. Tokens are mostly not preceded by whitespace: that
+// case is checked inline, anything else in skipSpaceSlow.
 func skipSpace(data []byte, i int) int {
+	if uint(i) < uint(len(data)) && data[i] > ' ' {
+		return i
+	}
+	return skipSpaceSlow(data, i)
+}
+
+func skipSpaceSlow(data []byte, i int) int {
 	for i < len(data) {
 		switch data[i] {
 		case ' ', '\t', '\n', '\r':
@@ -359,7 +369,9 @@ func (s *scanner) object(i, depth int, sc scope) int {
 		return i + 1
 	}
 	for {
-		if i >= len(data) {
+		// Every offset here is in [0, len(data)]: comparing them as uint
+		// spares the bounds checks.
+		if uint(i) >= uint(len(data)) {
 			return s.fail(i, "unexpected end of input in object")
 		}
 		if data[i] != '"' {
@@ -378,13 +390,32 @@ func (s *scanner) object(i, depth int, sc scope) int {
 				f = lookup(sc, bytesString(data[ks:ke]))
 			}
 		}
-		i = skipSpace(data, ke+1)
-		if i >= len(data) || data[i] != ':' {
-			return s.fail(i, "want ':' after object key")
+		if i = ke + 1; uint(i+1) < uint(len(data)) && data[i] == ':' && data[i+1] > ' ' {
+			i++ // the usual `"key":value`
+		} else {
+			i = skipSpace(data, i)
+			if i >= len(data) || data[i] != ':' {
+				return s.fail(i, "want ':' after object key")
+			}
+			i = skipSpace(data, i+1)
 		}
-		i = skipSpace(data, i+1)
-		if i = s.value(i, depth, f); i < 0 {
+		if uint(i) < uint(len(data)) && data[i] == '"' {
+			// Strings, the commonest values, are scanned here rather than
+			// in value.
+			end, esc := s.str(i + 1)
+			if end < 0 {
+				return -1
+			}
+			if f != fNone {
+				s.set(f, span{start: int32(i + 1), end: int32(end), kind: jsString, escaped: esc})
+			}
+			i = end + 1
+		} else if i = s.value(i, depth, f); i < 0 {
 			return -1
+		}
+		if uint(i+1) < uint(len(data)) && data[i] == ',' && data[i+1] == '"' {
+			i++ // the usual `,"key"`
+			continue
 		}
 		i = skipSpace(data, i)
 		if i >= len(data) {
@@ -488,12 +519,19 @@ func (s *scanner) value(i, depth int, f field) int {
 		if kind != jsString {
 			end = i
 		}
-		if c := containers[f]; c.scope != scopeSkip && kind != jsObject {
-			clear(s.f[c.lo : c.hi+1])
-		}
-		s.f[f] = span{start: int32(start), end: int32(end), kind: kind, escaped: esc}
+		s.set(f, span{start: int32(start), end: int32(end), kind: kind, escaped: esc})
 	}
 	return i
+}
+
+// set records the value of field f. A container field whose value is not an
+// object forgets the children an earlier object value gave it (an object
+// value has reset them before they were scanned).
+func (s *scanner) set(f field, sp span) {
+	if c := containers[f]; c.scope != scopeSkip && sp.kind != jsObject {
+		clear(s.f[c.lo : c.hi+1])
+	}
+	s.f[f] = sp
 }
 
 func (s *scanner) literal(i int, lit string) int {
@@ -573,24 +611,54 @@ const (
 
 // special returns the high bit of every byte of x (little-endian) that is
 // not plain. Bits above the lowest one may be false positives.
+//
+// Subtracting k from every byte sets the high bit of a byte b < 0x80 exactly
+// when b < k, unless a borrow comes in from the byte below, which happens
+// only above a byte that is flagged itself; bytes from 0x80 up are flagged
+// by x itself. Flipping bit 1 maps the quote (0x22) to 0x20 and keeps
+// control characters below 0x20, so one subtraction finds both; XOR with
+// '\\' makes the backslash the only byte below 1.
 func special(x uint64) uint64 {
-	ctl := (x - ones*0x20) &^ x // < 0x20, for bytes < 0x80
-	q := x ^ ones*'"'
-	quote := (q - ones) &^ q // == '"'
-	b := x ^ ones*'\\'
-	bslash := (b - ones) &^ b // == '\\'
-	return (ctl | quote | bslash | x) & high
+	ctlOrQuote := (x ^ ones*0x02) - ones*0x21
+	bslash := (x ^ ones*'\\') - ones
+	return (ctlOrQuote | bslash | x) & high
 }
 
 // str scans the string whose contents start at data[i] and returns the offset
 // of its closing quote, or -1, and whether it contains escapes.
+//
+// Most strings are short and plain, so str only looks for the closing quote
+// eight bytes at a time and leaves anything else (escapes, non-ASCII, control
+// characters, the last bytes of the input) to strSlow, from the first byte
+// that is not plain on.
 func (s *scanner) str(i int) (int, bool) {
+	data := s.data
+	// Written this way, the loop compiles without bounds checks.
+	for ; 0 <= i && i <= len(data)-8; i += 8 {
+		w := binary.LittleEndian.Uint64(data[i : i+8 : i+8])
+		if m := special(w); m != 0 {
+			// t is the bit offset of the high bit of the first byte that
+			// is not plain: the byte itself is w>>(t&^7), and t < 64.
+			t := bits.TrailingZeros64(m)
+			if byte(w>>(t&56)) == '"' {
+				return i + t>>3, false
+			}
+			i += t >> 3
+			break
+		}
+	}
+	return s.strSlow(i)
+}
+
+// strSlow is str for the general case: data[i] is in the contents of a
+// string, after plain bytes only.
+func (s *scanner) strSlow(i int) (int, bool) {
 	data := s.data
 	esc := false
 	for {
 		// Eight bytes at a time: skip to the first byte that is not plain.
-		for i+8 <= len(data) {
-			if m := special(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+		for 0 <= i && i <= len(data)-8 {
+			if m := special(binary.LittleEndian.Uint64(data[i : i+8 : i+8])); m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
@@ -623,18 +691,40 @@ func (s *scanner) str(i int) (int, bool) {
 			}
 		case c < 0x20:
 			return s.fail(i, "control character in string"), false
-		default: // a run of multi-byte characters
-			for {
-				n := utf8Len(data[i:])
-				if n == 0 {
-					return s.fail(i, "invalid UTF-8 in string"), false
-				}
-				if i += n; i >= len(data) || data[i] < utf8.RuneSelf {
-					break
-				}
+		default:
+			if i = s.utf8Run(i); i < 0 {
+				return -1, false
 			}
 		}
 	}
+}
+
+// utf8Run checks the run of multi-byte characters starting at data[i] and
+// returns the offset after it, or -1.
+func (s *scanner) utf8Run(i int) int {
+	data := s.data
+	for i < len(data) && data[i] >= utf8.RuneSelf {
+		// Most are three bytes long (1110xxxx 10xxxxxx 10xxxxxx) with a
+		// first byte other than E0 and ED, whose second byte can then be
+		// any continuation byte: those are checked two at a time.
+		if 0 <= i && i <= len(data)-8 {
+			w := binary.LittleEndian.Uint64(data[i : i+8 : i+8])
+			if w&0xC0C0F0 == 0x8080E0 && common3(byte(w)) {
+				if w&0xC0C0F0_000000 == 0x8080E0_000000 && common3(byte(w>>24)) {
+					i += 6
+				} else {
+					i += 3
+				}
+				continue
+			}
+		}
+		n := utf8Len(data[i:])
+		if n == 0 {
+			return s.fail(i, "invalid UTF-8 in string")
+		}
+		i += n
+	}
+	return i
 }
 
 // utf8Len returns the length of the well-formed UTF-8 encoding of one
@@ -670,6 +760,10 @@ func utf8Len(b []byte) int {
 	}
 	return 0
 }
+
+// common3 reports whether c starts a three-byte UTF-8 sequence whose second
+// byte may be any continuation byte, given that it is in E0-EF.
+func common3(c byte) bool { return c != 0xE0 && c != 0xED }
 
 // hex4 decodes four hex digits, or returns -1.
 func hex4(b []byte) rune {
