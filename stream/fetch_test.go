@@ -71,6 +71,9 @@ func TestFetcherReadsEveryRecordOnceInOrder(t *testing.T) {
 			if len(buf.inputs) > 0 && buf.next != want {
 				t.Fatalf("next %d after offset %d", buf.next, want-1)
 			}
+			if buf.lag != n-want {
+				t.Fatalf("lag %d after offset %d of %d, want %d", buf.lag, want-1, n, n-want)
+			}
 			f.free <- buf
 		}
 		stop()

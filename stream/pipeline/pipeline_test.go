@@ -250,6 +250,9 @@ func TestEndToEndThroughEmbeddedBroker(t *testing.T) {
 	if st.Events != wantEvents || st.DLQ != int64(s.malformed) {
 		t.Errorf("events=%d dlq=%d, want %d and %d", st.Events, st.DLQ, wantEvents, s.malformed)
 	}
+	// Everything read: the lag the workers report from their fetches is 0
+	// (the last fetch may still be in flight, so wait for it).
+	waitFor(t, "lag 0 in /v1/stats", 10*time.Second, func() bool { return p.Stats().Lag == 0 })
 	checkDecisions(t, s, decisionsByUser(t, p.Brokers))
 	if got := len(readTopic(t, p.Brokers, "events.dlq")); got != s.malformed {
 		t.Errorf("DLQ topic holds %d records, want %d", got, s.malformed)
