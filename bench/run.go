@@ -36,14 +36,14 @@ func Scenarios() []string {
 
 // Benchmark defaults; Quick ones apply with Config.Quick.
 const (
-	DefaultEvents           = 1_000_000
-	DefaultQuickEvents      = 50_000
-	DefaultBenchUsers       = 1_000_000 // memory and restore scenarios
-	DefaultQuickBenchUsers  = 100_000
-	DefaultGeneratorUsers   = 100_000 // population of the generated traffic (pipeline, e2e)
+	DefaultEvents          = 1_000_000
+	DefaultQuickEvents     = 50_000
+	DefaultBenchUsers      = 1_000_000 // memory and restore scenarios
+	DefaultQuickBenchUsers = 100_000
+	DefaultGeneratorUsers  = 100_000 // population of the generated traffic (pipeline, e2e)
 	// DefaultRate (0): the e2e latency phase offers half the throughput the
 	// e2e phase just measured, as issue 4's latency target is stated.
-	DefaultRate = 0
+	DefaultRate             = 0
 	DefaultLatencyDuration  = 20 * time.Second
 	DefaultQuickLatencyTime = 3 * time.Second
 	DefaultResultsFile      = "bench/results/results.jsonl"
@@ -411,6 +411,7 @@ func (r *Results) WriteTable(w io.Writer) {
 		row("CPU", "%.2f CPU-s (process, broker included if embedded)", x.CPUSeconds)
 		row("latency offered", "%.0f events/s for %.1fs (%d records)", x.OfferedPerSec, x.LatencySeconds, x.LatencyProduced)
 		row("event→decision latency", "p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  max %.1f ms  (%d samples)", x.P50Ms, x.P99Ms, x.P999Ms, x.MaxMs, x.LatencyMatched)
+		row("event→fact latency", "p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  (%d samples: first segment fact of an event)", x.FactP50Ms, x.FactP99Ms, x.FactP999Ms, x.FactSamples)
 	}
 	if c := r.Ceiling; c != nil {
 		fmt.Fprintf(w, "\nceiling (kafka-go alone, one consumer per partition, same topic, no processing; the faster way)\n")
