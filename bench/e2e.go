@@ -257,67 +257,46 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var matched atomic.Int64
-	for ch := state.Channel(0); ch < state.NumChannels; ch++ {
-		for part := 0; part < cfg.Partitions; part++ {
-			r := kafka.NewReader(kafka.ReaderConfig{
-				Brokers: brokers, Topic: scfg.SendTopic(ch), Partition: part,
-				MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 50 * time.Millisecond,
-				StartOffset: kafka.LastOffset,
-			})
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer r.Close()
-				var d sinks.Decision
-				for {
-					m, err := r.ReadMessage(rctx)
-					if err != nil {
-						return
-					}
-					at := time.Now()
-					d = sinks.Decision{}
-					if json.Unmarshal(m.Value, &d) != nil || d.Trigger.MessageID == "" {
-						continue
-					}
-					mu.Lock()
-					if t, ok := mu.sent[d.Trigger.MessageID]; ok {
-						mu.latencies = append(mu.latencies, at.Sub(t))
-						matched.Add(1)
-					}
-					mu.Unlock()
-				}
-			}()
-		}
-	}
-	for part := 0; part < cfg.Partitions; part++ {
-		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers: brokers, Topic: scfg.Topics.Facts, Partition: part,
-			MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 50 * time.Millisecond,
-			StartOffset: kafka.LastOffset,
-		})
+	// The instrument must not add latency: each reader polls with a short
+	// wait, whatever the broker's long-poll wake-up does.
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
+	tail := func(topic string, part int, fn func(value []byte, at time.Time)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer r.Close()
-			var f sinks.Fact
-			for {
-				m, err := r.ReadMessage(rctx)
-				if err != nil {
+			tailPartition(rctx, client, topic, part, fn)
+		}()
+	}
+	for ch := state.Channel(0); ch < state.NumChannels; ch++ {
+		for part := 0; part < cfg.Partitions; part++ {
+			tail(scfg.SendTopic(ch), part, func(value []byte, at time.Time) {
+				var d sinks.Decision
+				if json.Unmarshal(value, &d) != nil || d.Trigger.MessageID == "" {
 					return
 				}
-				at := time.Now()
-				f = sinks.Fact{}
-				if json.Unmarshal(m.Value, &f) != nil || f.MessageID == "" {
-					continue
-				}
 				mu.Lock()
-				if t, ok := mu.sent[f.MessageID]; ok && !mu.factSeen[f.MessageID] {
-					mu.factSeen[f.MessageID] = true
-					mu.facts = append(mu.facts, at.Sub(t))
+				if t, ok := mu.sent[d.Trigger.MessageID]; ok {
+					mu.latencies = append(mu.latencies, at.Sub(t))
+					matched.Add(1)
 				}
 				mu.Unlock()
+			})
+		}
+	}
+	for part := 0; part < cfg.Partitions; part++ {
+		tail(scfg.Topics.Facts, part, func(value []byte, at time.Time) {
+			var f sinks.Fact
+			if json.Unmarshal(value, &f) != nil || f.MessageID == "" {
+				return
 			}
-		}()
+			mu.Lock()
+			if t, ok := mu.sent[f.MessageID]; ok && !mu.factSeen[f.MessageID] {
+				mu.factSeen[f.MessageID] = true
+				mu.facts = append(mu.facts, at.Sub(t))
+			}
+			mu.Unlock()
+		})
 	}
 	// Let the readers resolve the end offsets before anything new arrives.
 	time.Sleep(time.Second)
@@ -516,6 +495,44 @@ func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []
 	res.Seconds = elapsed.Seconds()
 	res.EventsPerSecond = float64(res.Records) / res.Seconds
 	return res, nil
+}
+
+// tailPartition calls fn with every record of the partition from its end
+// on, with the time it was read, until ctx ends.
+func tailPartition(ctx context.Context, client *kafka.Client, topic string, part int, fn func(value []byte, at time.Time)) {
+	off := kafka.LastOffset
+	for ctx.Err() == nil {
+		res, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: part, Offset: off,
+			MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 5 * time.Millisecond})
+		if err == nil {
+			err = res.Error
+		}
+		if err != nil {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		at := time.Now()
+		if off < 0 {
+			off = res.HighWatermark // resolved: from the end
+		}
+		for {
+			r, err := res.Records.ReadRecord()
+			if err != nil {
+				break
+			}
+			if r.Offset >= off && r.Value != nil {
+				v, _ := io.ReadAll(r.Value)
+				fn(v, at)
+				off = r.Offset + 1
+			}
+			if r.Key != nil {
+				r.Key.Close()
+			}
+			if r.Value != nil {
+				r.Value.Close()
+			}
+		}
+	}
 }
 
 // fetchAll reads partition part from first to last with Client.Fetch, a
