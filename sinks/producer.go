@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -93,43 +95,44 @@ func (p *Producer) Produce(ctx context.Context, msgs []kafka.Message) error {
 // produceAll writes the messages at idx to one partition, in order, in
 // requests of at most MaxRequestBytes.
 func (p *Producer) produceAll(ctx context.Context, topic string, partition int, msgs []kafka.Message, idx []int, now time.Time) error {
-	records := make([]kafka.Record, 0, len(idx))
-	size := 0
-	flush := func() error {
-		if len(records) == 0 {
-			return nil
-		}
-		err := p.produce(ctx, topic, partition, records)
-		clear(records)
-		records, size = records[:0], 0
-		return err
-	}
-	for _, i := range idx {
+	start, size := 0, 0
+	for k, i := range idx {
 		m := &msgs[i]
 		n := len(m.Key) + len(m.Value) + recordOverhead
 		for _, h := range m.Headers {
 			n += len(h.Key) + len(h.Value) + recordOverhead
 		}
 		if size > 0 && size+n > MaxRequestBytes {
-			if err := flush(); err != nil {
+			if err := p.produce(ctx, topic, partition, msgs, idx[start:k], now); err != nil {
 				return err
 			}
+			start, size = k, 0
 		}
-		t := m.Time
-		if t.IsZero() {
-			t = now
-		}
-		records = append(records, kafka.Record{Time: t, Key: kafka.NewBytes(m.Key), Value: kafka.NewBytes(m.Value), Headers: m.Headers})
 		size += n
 	}
-	return flush()
+	return p.produce(ctx, topic, partition, msgs, idx[start:], now)
 }
 
-// produce sends one request, retrying transient failures with back-off.
-func (p *Producer) produce(ctx context.Context, topic string, partition int, records []kafka.Record) error {
+// produce sends the messages at idx in one request, retrying transient
+// failures with back-off.
+func (p *Producer) produce(ctx context.Context, topic string, partition int, msgs []kafka.Message, idx []int, now time.Time) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	records := make([]kafka.Record, len(idx))
 	backoff := 50 * time.Millisecond
 	var err error
 	for attempt := 1; attempt <= p.maxAttempts; attempt++ {
+		// Fresh records every attempt: a request consumes their key and
+		// value readers (a retry of the same ones sent empty records).
+		for k, i := range idx {
+			m := &msgs[i]
+			t := m.Time
+			if t.IsZero() {
+				t = now
+			}
+			records[k] = kafka.Record{Time: t, Key: kafka.NewBytes(m.Key), Value: kafka.NewBytes(m.Value), Headers: m.Headers}
+		}
 		var res *kafka.ProduceResponse
 		res, err = p.client.Produce(ctx, &kafka.ProduceRequest{
 			Topic:        topic,
@@ -152,18 +155,20 @@ func (p *Producer) produce(ctx context.Context, topic string, partition int, rec
 		}
 		backoff = min(backoff*2, 2*time.Second)
 	}
-	return fmt.Errorf("sinks: produce %d records to %s/%d: %w", len(records), topic, partition, err)
+	return fmt.Errorf("sinks: produce %d records to %s/%d: %w", len(idx), topic, partition, err)
 }
 
 // retriable: the broker said try again (leader moving, not enough
-// replicas, ...) or the connection failed.
+// replicas, ...) or the connection failed (a broker restarting).
 func retriable(err error) bool {
 	var ke kafka.Error
 	if errors.As(err, &ke) {
 		return ke.Temporary()
 	}
 	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded)
+	return errors.As(err, &ne) || errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || // the broker closed the connection
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // partitions returns the partition ids of topic, asking the cluster once.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/rekindle/rekindle/sinks"
+	"github.com/rekindle/rekindle/sinks/broker"
 )
 
 // readAll reads partition p of topic from the start up to its end.
@@ -103,5 +105,80 @@ func TestProducerNamesAMissingTopic(t *testing.T) {
 	err := p.Produce(ctx, []kafka.Message{{Topic: "no.such.topic", Value: []byte("x")}})
 	if err == nil || !strings.Contains(err.Error(), `"no.such.topic"`) {
 		t.Fatalf("produce to a missing topic: error %v, want it to name the topic", err)
+	}
+}
+
+// While the broker is down the producer retries; once it is back the batch
+// is written whole, every record intact (a retry once re-sent the readers
+// the failed attempt had consumed: empty records), in order.
+func TestProducerRidesOutABrokerRestart(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	start := func() *broker.Broker {
+		t.Helper()
+		var b *broker.Broker
+		var err error
+		for range 50 { // the port can take a moment to be free again
+			if b, err = broker.Start(broker.Options{Listen: addr, Partitions: 3, Topics: allTopics, DataDir: dir}); err == nil {
+				return b
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatal(err)
+		return nil
+	}
+	b := start()
+	p := sinks.NewProducer(b.Addrs())
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	batch := func(from int) []kafka.Message {
+		var msgs []kafka.Message
+		for i := from; i < from+300; i++ {
+			msgs = append(msgs, kafka.Message{Topic: sinks.DefaultFactsTopic, Key: []byte(fmt.Sprintf("u%d", i%11)), Value: []byte(fmt.Sprintf("v%05d", i))})
+		}
+		return msgs
+	}
+	if err := p.Produce(ctx, batch(0)); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	done := make(chan error, 1)
+	go func() { done <- p.Produce(ctx, batch(300)) }()
+	time.Sleep(time.Second)
+	select {
+	case err := <-done:
+		t.Fatalf("produce returned while the broker was down: %v", err)
+	default:
+	}
+	b = start()
+	defer b.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("produce after the broker came back: %v", err)
+	}
+	var values []string
+	for part := range 3 {
+		prev := ""
+		for _, m := range readAll(t, b.Addrs(), sinks.DefaultFactsTopic, part) {
+			if string(m.Value) <= prev {
+				t.Fatalf("partition %d: %s after %s", part, m.Value, prev)
+			}
+			prev = string(m.Value)
+			values = append(values, prev)
+		}
+	}
+	seen := map[string]bool{}
+	for _, v := range values {
+		seen[v] = true
+	}
+	for i := range 600 {
+		if !seen[fmt.Sprintf("v%05d", i)] {
+			t.Fatalf("v%05d missing after the restart (%d records read)", i, len(values))
+		}
 	}
 }
