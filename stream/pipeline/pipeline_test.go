@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -649,5 +650,73 @@ func TestRebalanceBetweenTwoProcessors(t *testing.T) {
 		}
 		return done == len(ends)
 	})
+	checkDecisions(t, s, decisionsByUser(t, b.Addrs()))
+}
+
+// The broker restarts under a running processor: fetches fail and are
+// retried, output produces wait it out, and once it is back every event is
+// processed exactly once, every decision present and intact.
+func TestBrokerRestartUnderTheProcessor(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	start := func() *broker.Broker {
+		t.Helper()
+		var b *broker.Broker
+		var err error
+		for range 50 { // the port can take a moment to be free again
+			b, err = broker.Start(broker.Options{Listen: addr, Partitions: 4, Topics: stream.Defaults().AllTopics(),
+				DataDir: filepath.Join(dir, "broker"), MinSessionTimeout: 100 * time.Millisecond})
+			if err == nil {
+				return b
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatal(err)
+		return nil
+	}
+	b := start()
+	s := newScenario(200)
+	half := len(s.records) / 2
+	produce(t, b.Addrs(), "events", s.records[:half])
+	p, err := Start(context.Background(), Options{Config: testConfig(t, b.Addrs(), filepath.Join(dir, "state"), ""), NoHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	processed := func() int64 { st := p.Stats(); return st.Events + st.DLQ }
+	waitFor(t, "the first half processed", time.Minute, func() bool { return processed() >= int64(half) })
+
+	b.Close()
+	time.Sleep(time.Second)
+	b = start()
+	t.Cleanup(b.Close) // after the processor's Close
+	produce(t, b.Addrs(), "events", s.records[half:])
+
+	var total int64
+	for _, n := range s.perUser {
+		total += n
+	}
+	waitFor(t, "every partition committed to the end", 2*time.Minute, func() bool {
+		var next int64
+		for part := int32(0); part < 4; part++ {
+			o, ok, _ := p.Store.Partition(part).Offset()
+			if ok {
+				next += o
+			}
+		}
+		return next == int64(len(s.records))
+	})
+	for u, want := range s.perUser {
+		var rec state.UserRecord
+		found, err := p.Store.Partition(stream.PartitionOf(u, 4)).GetUser(u, &rec)
+		if err != nil || !found || int64(rec.Events) != want {
+			t.Errorf("user %s: found=%v err=%v, %d events applied, want %d", u, found, err, rec.Events, want)
+		}
+	}
 	checkDecisions(t, s, decisionsByUser(t, b.Addrs()))
 }
