@@ -147,7 +147,10 @@ func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64,
 	}
 	buf.next = next
 	if next < 0 {
+		// Nothing read yet from kafka.FirstOffset: the partition is empty
+		// or everything in it lies ahead.
 		buf.next = offset
+		next = res.LogStartOffset
 	}
 	buf.lag = max(0, res.HighWatermark-next)
 	return next, nil

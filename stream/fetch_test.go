@@ -19,7 +19,7 @@ import (
 // key stays nil, timestamps come along, and reusing a buffer never changes
 // what an earlier response held while the worker had it.
 func TestFetcherReadsEveryRecordOnceInOrder(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 1, Topics: []string{"in"}})
+	b, err := broker.Start(broker.Options{Partitions: 1, Topics: []string{"in", "empty"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +44,20 @@ func TestFetcherReadsEveryRecordOnceInOrder(t *testing.T) {
 	}
 
 	client := &kafka.Client{Addr: kafka.TCP(b.Addrs()...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	// An empty partition read from its first offset: nothing, and no lag.
+	{
+		f := newFetcher(client, "empty", 0, 64<<10, 10*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		fctx, stop := context.WithCancel(ctx)
+		go f.run(fctx, kafka.FirstOffset)
+		buf := <-f.out
+		if buf.err != nil || len(buf.inputs) != 0 || buf.lag != 0 || buf.next != kafka.FirstOffset {
+			t.Fatalf("empty partition: err %v, %d inputs, lag %d, next %d; want nothing, lag 0, next still FirstOffset",
+				buf.err, len(buf.inputs), buf.lag, buf.next)
+		}
+		stop()
+		for range f.out {
+		}
+	}
 	for _, start := range []int64{kafka.FirstOffset, 1234} {
 		f := newFetcher(client, "in", 0, 64<<10, 100*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		fctx, stop := context.WithCancel(ctx)
