@@ -75,6 +75,11 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	return cfg, nil
 }
 
+// removedKeys are keys earlier versions accepted, with what became of them.
+var removedKeys = map[string]string{
+	"batch_wait": "removed: a batch is now whatever one fetch returns, at most processing.batch_size, processed at once",
+}
+
 func yamlError(name string, err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) && len(te.Errors) > 0 {
@@ -83,6 +88,11 @@ func yamlError(name string, err error) error {
 			if m := yamlLineRE.FindStringSubmatch(e); m != nil {
 				msg := strings.Replace(m[2], "field ", "unknown key ", 1)
 				msg = strings.Replace(msg, " not found in type stream.", " in section ", 1)
+				for key, why := range removedKeys {
+					if strings.HasPrefix(m[2], "field "+key+" ") {
+						msg += " (" + why + ")"
+					}
+				}
 				msgs = append(msgs, name+":"+m[1]+": "+msg)
 				continue
 			}

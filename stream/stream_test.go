@@ -244,6 +244,7 @@ func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
 		{"campaigns:\n  - id: a\n    channels: [push]\n", "x.yaml:2: campaigns[0].trigger: campaign \"a\" needs exactly one of trigger.event"},
 		{"segments:\n  lapsed_after: 30 days\n", `x.yaml:2: invalid duration "30 days"`},
 		{"processing:\n  max_future_skew: soon\n", "x.yaml:2: "},
+		{"processing:\n  batch_wait: 5ms\n", "x.yaml:2: unknown key batch_wait in section ProcessingConfig (removed: a batch is now whatever one fetch returns"},
 		{"state:\n  dir: d\n  commit_interval: -1s\n", "x.yaml:3: state.commit_interval: -1s: must not be negative"},
 		{"kafka: [\n", "x.yaml:"},
 		{"vocabulary:\n  Bought: Order Done\n", `x.yaml:2: vocabulary.Bought: "Order Done" is not a built-in event name`},
