@@ -171,7 +171,9 @@ func retriable(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
-// partitions returns the partition ids of topic, asking the cluster once.
+// partitions returns the partition ids of topic, asking the cluster once
+// per Producer: partitions added to a topic later are used after a
+// restart (adding partitions moves keys anyway).
 func (p *Producer) partitions(ctx context.Context, topic string) ([]int, error) {
 	p.mu.Lock()
 	parts, ok := p.parts[topic]
