@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -113,24 +112,17 @@ func TestProducerNamesAMissingTopic(t *testing.T) {
 // the failed attempt had consumed: empty records), in order.
 func TestProducerRidesOutABrokerRestart(t *testing.T) {
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := broker.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	start := func() *broker.Broker {
 		t.Helper()
-		var b *broker.Broker
-		var err error
-		for range 50 { // the port can take a moment to be free again
-			if b, err = broker.Start(broker.Options{Listen: addr, Partitions: 3, Topics: allTopics, DataDir: dir}); err == nil {
-				return b
-			}
-			time.Sleep(100 * time.Millisecond)
+		b, err := broker.StartRetrying(broker.Options{Listen: addr, Partitions: 3, Topics: allTopics, DataDir: dir}, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Fatal(err)
-		return nil
+		return b
 	}
 	b := start()
 	p := sinks.NewProducer(b.Addrs())

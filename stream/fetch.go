@@ -157,10 +157,7 @@ func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64,
 }
 
 // read copies b into buf's arena; nil stays nil (a record without a key).
-func (f *fetcher) read(buf *fetched, b interface {
-	io.Reader
-	Len() int
-}) ([]byte, error) {
+func (f *fetcher) read(buf *fetched, b kafka.Bytes) ([]byte, error) {
 	if b == nil {
 		return nil, nil
 	}

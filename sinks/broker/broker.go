@@ -83,3 +83,27 @@ func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
 
 // Close stops the broker.
 func (b *Broker) Close() { b.cluster.Close() }
+
+// FreeAddr returns a loopback host:port free right now, for a broker that
+// must come back on the same address after a restart.
+func FreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("broker: find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// StartRetrying is Start, retried for up to wait while opts.Listen is still
+// held (a broker restarted on the port it has just released).
+func StartRetrying(opts Options, wait time.Duration) (*Broker, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		b, err := Start(opts)
+		if err == nil || time.Now().After(deadline) {
+			return b, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -658,26 +657,18 @@ func TestRebalanceBetweenTwoProcessors(t *testing.T) {
 // processed exactly once, every decision present and intact.
 func TestBrokerRestartUnderTheProcessor(t *testing.T) {
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := broker.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	start := func() *broker.Broker {
 		t.Helper()
-		var b *broker.Broker
-		var err error
-		for range 50 { // the port can take a moment to be free again
-			b, err = broker.Start(broker.Options{Listen: addr, Partitions: 4, Topics: stream.Defaults().AllTopics(),
-				DataDir: filepath.Join(dir, "broker"), MinSessionTimeout: 100 * time.Millisecond})
-			if err == nil {
-				return b
-			}
-			time.Sleep(100 * time.Millisecond)
+		b, err := broker.StartRetrying(broker.Options{Listen: addr, Partitions: 4, Topics: stream.Defaults().AllTopics(),
+			DataDir: filepath.Join(dir, "broker"), MinSessionTimeout: 100 * time.Millisecond}, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Fatal(err)
-		return nil
+		return b
 	}
 	b := start()
 	s := newScenario(200)
