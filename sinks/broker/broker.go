@@ -6,6 +6,7 @@ package broker
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -33,6 +34,9 @@ type Broker struct {
 }
 
 // Start starts an embedded broker.
+// segmentBytes is the embedded broker's log segment size.
+const segmentBytes = 8 << 20
+
 func Start(opts Options) (*Broker, error) {
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:0"
@@ -51,6 +55,11 @@ func Start(opts Options) (*Broker, error) {
 		kfake.NumBrokers(1),
 		kfake.DefaultNumPartitions(opts.Partitions),
 		kfake.GroupMinSessionTimeout(opts.MinSessionTimeout),
+		// Small segments: without a data directory kfake keeps each
+		// segment in a growing in-memory file, and growing one copies it
+		// whole while every client waits (a 64 MB copy stalled the broker
+		// for tens of milliseconds under the default 100 MiB segments).
+		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}),
 		kfake.ListenFn(func(network, address string) (net.Listener, error) {
 			_, p, err := net.SplitHostPort(address)
 			if err != nil {
