@@ -240,6 +240,11 @@ type PartitionWorker struct {
 	msgs      []kafka.Message
 
 	lastGroupCommit, lastSizes, lastSnapshot time.Time
+	groupOffset                              int64 // the last offset committed to the group
+	// groupCommit is closed when the group offset commit in flight is
+	// done (nil: none yet).
+	groupCommit chan struct{}
+	groupFailed bool
 }
 
 func (w *PartitionWorker) run(ctx context.Context) error {
@@ -256,6 +261,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 	// restarted from the store must not read it half-way (it would apply
 	// its inputs twice on top of a commit that lands later).
 	defer ps.WaitCommit()
+	defer w.waitGroupCommit()
 	next, ok, err := store.Offset()
 	if err != nil {
 		return err
@@ -368,6 +374,7 @@ func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
 			w.committed = w.next
 			r.stats.Commits.Add(1)
 		}
+		w.commitGroupOffset(ctx)
 		return nil
 	}
 	outs := ps.Outputs()
@@ -409,15 +416,56 @@ func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
 	r.stats.add(&counters)
 	r.stats.Batches.Add(1)
 
-	// The group offset is informational (lag monitoring); the truth is
-	// the offset committed with the state.
-	if w.committed >= 0 && time.Since(w.lastGroupCommit) > time.Second {
-		w.lastGroupCommit = time.Now()
-		if err := w.gen.CommitOffsets(map[string]map[int]int64{cfg.Topics.Events: {int(w.partition): w.committed}}); err != nil && ctx.Err() == nil {
-			r.log.Debug("group offset commit failed", "partition", w.partition, "err", err)
+	w.commitGroupOffset(ctx)
+	return nil
+}
+
+// commitGroupOffset commits the offset stored with the state as the group's
+// offset of the partition, on another goroutine: it is a round trip to the
+// group coordinator, and the next batch need not wait for it. The group offset is informational
+// (lag monitoring); the truth is the offset committed with the state. One
+// commit is in flight at a time, at most one a second, and only when the
+// offset stored with the state has moved (an idle partition's group offset
+// catches up with its state too).
+func (w *PartitionWorker) commitGroupOffset(ctx context.Context) {
+	offset := w.committed
+	if offset < 0 || time.Since(w.lastGroupCommit) < time.Second {
+		return
+	}
+	if w.groupCommit != nil {
+		select {
+		case <-w.groupCommit:
+		default:
+			return
+		}
+		if w.groupFailed {
+			w.groupFailed = false
+			w.groupOffset = -1 // try again
 		}
 	}
-	return nil
+	if offset == w.groupOffset {
+		return
+	}
+	w.lastGroupCommit, w.groupOffset = time.Now(), offset
+	done := make(chan struct{})
+	w.groupCommit = done
+	r, topic := w.runner, w.runner.proc.cfg.Topics.Events
+	go func() {
+		defer close(done)
+		if err := w.gen.CommitOffsets(map[string]map[int]int64{topic: {int(w.partition): offset}}); err != nil {
+			w.groupFailed = true // read by the worker after done is closed
+			if ctx.Err() == nil {
+				r.log.Debug("group offset commit failed", "partition", w.partition, "err", err)
+			}
+		}
+	}()
+}
+
+// waitGroupCommit waits for the group offset commit in flight, if any.
+func (w *PartitionWorker) waitGroupCommit() {
+	if w.groupCommit != nil {
+		<-w.groupCommit
+	}
 }
 
 // timerTick is how long a partition worker waits for input before it looks
