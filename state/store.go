@@ -470,6 +470,13 @@ func (b *Batch) PutUser(r *UserRecord) {
 	_ = b.pb.Set(b.key, b.val, nil) // cannot fail on a non-indexed batch
 }
 
+// PutUserValue stores a record AppendRecord encoded as the record of
+// userID (which must be the record's UserID).
+func (b *Batch) PutUserValue(userID string, val []byte) {
+	b.key = appendUserKey(b.key[:0], b.p, userID)
+	_ = b.pb.Set(b.key, val, nil) // cannot fail on a non-indexed batch
+}
+
 // DeleteUser removes the user's record.
 func (b *Batch) DeleteUser(userID string) {
 	b.key = appendUserKey(b.key[:0], b.p, userID)

@@ -187,6 +187,8 @@ type PartitionState struct {
 	timerFloor, nextFloor int64
 	lastCommit            time.Time
 	inflight              chan error // the commit being applied (see CommitAsync)
+	commitUsers           []pendingUser
+	commitVals            []byte
 	commitErr             error
 	// catalogStored: the store knows which segment ids the records' masks use.
 	catalogStored bool
@@ -397,33 +399,34 @@ func (ps *PartitionState) CommitAsync(next int64, sync, snapshot bool) error {
 	if err := ps.WaitCommit(); err != nil {
 		return err
 	}
-	b := ps.store.NewBatch()
+	// The worker only encodes the dirty records (they change once it goes
+	// on); keys, timer-index moves and the Pebble batch itself are built on
+	// the commit's goroutine. The buffers are reused: the commit before
+	// this one is done with them.
 	floor := max(ps.timerFloor, ps.nextFloor)
+	users, vals := ps.commitUsers[:0], ps.commitVals[:0]
 	for _, cu := range ps.dirty {
-		b.PutUser(&cu.rec)
-		if cu.isNew {
-			b.PutDenseID(cu.rec.DenseID, cu.rec.UserID)
+		start := len(vals)
+		vals = state.AppendRecord(vals, &cu.rec)
+		u := pendingUser{userID: cu.rec.UserID, denseID: cu.rec.DenseID, isNew: cu.isNew,
+			oldDue: cu.due, newDue: cu.rec.TimerDue, start: start, end: len(vals)}
+		if u.newDue != u.oldDue && u.newDue != 0 {
+			floor = min(floor, u.newDue)
 		}
-		if due := cu.rec.TimerDue; due != cu.due {
-			b.SetTimer(cu.rec.UserID, cu.due, due)
-			if due != 0 {
-				floor = min(floor, due)
-			}
-		}
+		users = append(users, u)
 	}
-	if ps.seqDirty {
-		b.SetDenseSeq(ps.seq)
-	}
-	b.SetOffset(next)
+	ps.commitUsers, ps.commitVals = users, vals
+	seq, seqDirty := ps.seq, ps.seqDirty
 	ps.Flush()
+	b := ps.store.NewBatch()
 	if snapshot || !ps.catalogStored {
 		if err := ps.putSnapshot(b, next); err != nil {
 			b.Close()
 			return err
 		}
 	}
-	// The batch holds copies: the records may change from here on, and are
-	// marked dirty again when they do.
+	// The encodings are copies: the records may change from here on, and
+	// are marked dirty again when they do.
 	for _, cu := range ps.dirty {
 		cu.dirty, cu.isNew, cu.due = false, false, cu.rec.TimerDue
 	}
@@ -436,11 +439,34 @@ func (ps *PartitionState) CommitAsync(next int64, sync, snapshot bool) error {
 	done := make(chan error, 1)
 	ps.inflight = done
 	go func() {
+		for i := range users {
+			u := &users[i]
+			b.PutUserValue(u.userID, vals[u.start:u.end])
+			if u.isNew {
+				b.PutDenseID(u.denseID, u.userID)
+			}
+			b.SetTimer(u.userID, u.oldDue, u.newDue)
+		}
+		if seqDirty {
+			b.SetDenseSeq(seq)
+		}
+		b.SetOffset(next)
 		err := b.Commit(sync)
 		b.Close()
 		done <- err
 	}()
 	return nil
+}
+
+// pendingUser is a dirty record as a commit writes it: encoded by the
+// worker into commitVals[start:end], written into the batch on the
+// commit's goroutine.
+type pendingUser struct {
+	userID         string
+	denseID        uint32
+	isNew          bool
+	oldDue, newDue int64 // the timer-index entry moves from oldDue to newDue
+	start, end     int
 }
 
 // WaitCommit waits for the commit in flight, if any, and returns its error
