@@ -441,14 +441,23 @@ func (p *Partition) Blob(name string) (data []byte, found bool, err error) {
 
 // NewBatch returns an empty batch of writes to the partition. Close it when
 // done; it is recycled.
-func (p *Partition) NewBatch() *Batch {
+func (p *Partition) NewBatch() *Batch { return p.NewBatchSized(0) }
+
+// NewBatchSized is NewBatch for a batch expected to take about bytes bytes
+// of keys and values: its buffer is allocated once instead of grown by
+// copying.
+func (p *Partition) NewBatchSized(bytes int) *Batch {
 	b, _ := p.s.batches.Get().(*Batch)
 	if b == nil {
 		b = &Batch{}
 	}
 	b.s = p.s
 	b.p = p.p
-	b.pb = p.s.db.NewBatch()
+	if bytes > 0 {
+		b.pb = p.s.db.NewBatchWithSize(bytes)
+	} else {
+		b.pb = p.s.db.NewBatch()
+	}
 	return b
 }
 

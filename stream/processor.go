@@ -1,8 +1,10 @@
 package stream
 
 import (
+	"cmp"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -189,6 +191,7 @@ type PartitionState struct {
 	inflight              chan error // the commit being applied (see CommitAsync)
 	commitUsers           []pendingUser
 	commitVals            []byte
+	commitTimers          []timerMove
 	commitErr             error
 	// catalogStored: the store knows which segment ids the records' masks use.
 	catalogStored bool
@@ -399,26 +402,33 @@ func (ps *PartitionState) CommitAsync(next int64, sync, snapshot bool) error {
 	if err := ps.WaitCommit(); err != nil {
 		return err
 	}
-	// The worker only encodes the dirty records (they change once it goes
-	// on); keys, timer-index moves and the Pebble batch itself are built on
-	// the commit's goroutine. The buffers are reused: the commit before
-	// this one is done with them.
+	// The worker encodes the dirty records (they change once it goes on)
+	// and lists the timer-index moves; the keys and the Pebble batch itself
+	// are built on the commit's goroutine. The buffers are reused: the
+	// commit before this one is done with them.
 	floor := max(ps.timerFloor, ps.nextFloor)
-	users, vals := ps.commitUsers[:0], ps.commitVals[:0]
+	users, vals, timers := ps.commitUsers[:0], ps.commitVals[:0], ps.commitTimers[:0]
 	for _, cu := range ps.dirty {
 		start := len(vals)
 		vals = state.AppendRecord(vals, &cu.rec)
-		u := pendingUser{userID: cu.rec.UserID, denseID: cu.rec.DenseID, isNew: cu.isNew,
-			oldDue: cu.due, newDue: cu.rec.TimerDue, start: start, end: len(vals)}
-		if u.newDue != u.oldDue && u.newDue != 0 {
-			floor = min(floor, u.newDue)
-		}
+		u := pendingUser{userID: cu.rec.UserID, denseID: cu.rec.DenseID, isNew: cu.isNew, start: start, end: len(vals)}
 		users = append(users, u)
+		if old, due := cu.due, cu.rec.TimerDue; old != due {
+			if old != 0 {
+				timers = append(timers, timerMove{due: old, userID: u.userID, del: true})
+			}
+			if due != 0 {
+				timers = append(timers, timerMove{due: due, userID: u.userID})
+				floor = min(floor, due)
+			}
+		}
 	}
-	ps.commitUsers, ps.commitVals = users, vals
+	ps.commitUsers, ps.commitVals, ps.commitTimers = users, vals, timers
 	seq, seqDirty := ps.seq, ps.seqDirty
 	ps.Flush()
-	b := ps.store.NewBatch()
+	// Keys are a user id and a few bytes; each write costs about as much
+	// again in the batch's own framing.
+	b := ps.store.NewBatchSized(len(vals) + (len(users)*2+len(timers))*(32+16) + 1024)
 	if snapshot || !ps.catalogStored {
 		if err := ps.putSnapshot(b, next); err != nil {
 			b.Close()
@@ -439,13 +449,34 @@ func (ps *PartitionState) CommitAsync(next int64, sync, snapshot bool) error {
 	done := make(chan error, 1)
 	ps.inflight = done
 	go func() {
+		// Pebble inserts a batch into its memtable (a skiplist) in batch
+		// order, each search starting from where the previous insert
+		// ended: keys in ascending order make each insert a short step
+		// instead of a descent through the whole list (a cache miss per
+		// level). So the batch goes in key order, one key range at a time.
+		// New users come in creation order, which is dense-id order.
+		for i := range users {
+			if u := &users[i]; u.isNew {
+				b.PutDenseID(u.denseID, u.userID)
+			}
+		}
+		slices.SortFunc(users, func(a, b pendingUser) int { return strings.Compare(a.userID, b.userID) })
 		for i := range users {
 			u := &users[i]
 			b.PutUserValue(u.userID, vals[u.start:u.end])
-			if u.isNew {
-				b.PutDenseID(u.denseID, u.userID)
+		}
+		slices.SortFunc(timers, func(a, b timerMove) int {
+			if a.due != b.due {
+				return cmp.Compare(a.due, b.due)
 			}
-			b.SetTimer(u.userID, u.oldDue, u.newDue)
+			return strings.Compare(a.userID, b.userID)
+		})
+		for _, t := range timers {
+			if t.del {
+				b.SetTimer(t.userID, t.due, 0)
+			} else {
+				b.SetTimer(t.userID, 0, t.due)
+			}
 		}
 		if seqDirty {
 			b.SetDenseSeq(seq)
@@ -458,15 +489,22 @@ func (ps *PartitionState) CommitAsync(next int64, sync, snapshot bool) error {
 	return nil
 }
 
+// timerMove is one write of a commit to the timer index: the user's entry
+// at due is deleted (del) or added.
+type timerMove struct {
+	due    int64
+	userID string
+	del    bool
+}
+
 // pendingUser is a dirty record as a commit writes it: encoded by the
 // worker into commitVals[start:end], written into the batch on the
 // commit's goroutine.
 type pendingUser struct {
-	userID         string
-	denseID        uint32
-	isNew          bool
-	oldDue, newDue int64 // the timer-index entry moves from oldDue to newDue
-	start, end     int
+	userID     string
+	denseID    uint32
+	isNew      bool
+	start, end int
 }
 
 // WaitCommit waits for the commit in flight, if any, and returns its error
