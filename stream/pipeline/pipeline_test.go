@@ -487,9 +487,12 @@ func TestMain(m *testing.M) {
 // crashChild runs the pipeline and exits with status 3 at the crash point:
 // "acked:N" after the N-th batch's outputs were acknowledged (before its
 // state commit), "mid:N" in the middle of the N-th batch. The state commits
-// every REKINDLE_COMMIT_INTERVAL: with 1ms every batch commits, and with 4
-// partitions in flight at once N >= 5 implies some batch of this child
-// committed; with 1h none does (every batch is flushed, none committed).
+// every REKINDLE_COMMIT_INTERVAL: with 1ms every batch commits; with 1h none
+// does (every batch is flushed, none committed). A commit is applied on
+// another goroutine and may still be in flight at the crash, but a
+// partition's next commit waits for it: a partition in its third batch has
+// landed its first commit, so with 4 partitions N >= 9 implies some batch
+// of this child committed.
 func crashChild(spec string) int {
 	var brokers []string
 	json.Unmarshal([]byte(os.Getenv("REKINDLE_BROKERS")), &brokers)
@@ -579,9 +582,9 @@ func TestCrashSafetyExactlyOnce(t *testing.T) {
 		// Six batches flushed (outputs acknowledged), none committed: all
 		// of it is processed again and re-emitted with the same ids.
 		{"acked:6", "1h", false},
-		{"mid:5", "1ms", true},
-		{"acked:6", "1ms", true},
-		{"mid:5", "1ms", true},
+		{"mid:9", "1ms", true},
+		{"acked:9", "1ms", true},
+		{"mid:9", "1ms", true},
 	} {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashEnv+"="+c.spec, "REKINDLE_BROKERS="+string(brokers), "REKINDLE_STATE="+dir,
