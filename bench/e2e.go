@@ -541,7 +541,7 @@ func fetchAll(ctx context.Context, client *kafka.Client, topic string, part int,
 	var buf []byte
 	for off := first; off < last; {
 		res, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: part, Offset: off,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond})
+			MinBytes: 1, MaxBytes: stream.FetchMaxBytes, MaxWait: 250 * time.Millisecond})
 		if err == nil {
 			err = res.Error
 		}

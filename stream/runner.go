@@ -282,7 +282,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 	// The fetcher waits at most a timer tick for input: timers and sizes
 	// are due on the clock, not only when events arrive.
 	fctx, stopFetch := context.WithCancel(ctx)
-	f := newFetcher(r.fetchClient, topic, w.partition, fetchMaxBytes, timerTick, r.log)
+	f := newFetcher(r.fetchClient, topic, w.partition, FetchMaxBytes, timerTick, r.log)
 	fetchDone := make(chan struct{})
 	go func() {
 		defer close(fetchDone)
@@ -331,8 +331,13 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 	}
 }
 
-// fetchMaxBytes bounds one fetch response.
-const fetchMaxBytes = 16 << 20
+// FetchMaxBytes bounds one fetch response of a partition worker (the Java
+// consumer's max.partition.fetch.bytes default). Responses of 16 MB made
+// the embedded broker grow and copy its response buffer well beyond the
+// CPU caches, and the worker's copy of the records with it: 1 MB gave
+// e2e 2-20% more events/s for 8-10% less CPU (four A/B pairs). A record
+// larger than this still comes whole (Kafka returns at least one batch).
+const FetchMaxBytes = 1 << 20
 
 // batch processes ins (possibly none: the clock still runs timers and
 // sizes), writes the outputs and flushes or commits.
