@@ -95,3 +95,41 @@ func TestFlushPublishesAndCommitDueSaysWhen(t *testing.T) {
 		t.Fatal("2h since the last commit with a 1h interval: want a commit")
 	}
 }
+
+// Partitions opened together do not all commit at the same moment: the
+// first interval of partition p is shortened by p/8 of it.
+func TestCommitIntervalsAreStaggeredAcrossPartitions(t *testing.T) {
+	p := mustProcessor(t, "state:\n  commit_interval: 80m\n")
+	store, err := state.Open(state.Options{Dir: t.TempDir(), Logf: func(string, ...any) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	before := time.Now()
+	var parts []*PartitionState
+	for part := int32(0); part < 9; part++ {
+		ps, err := p.NewPartitionState(store.Partition(part), part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, ps)
+	}
+	after := time.Now()
+	for i, ps := range parts {
+		early := time.Duration(i%8) * 10 * time.Minute // 80m / 8 per partition, 8 wraps to 0
+		if ps.lastCommit.Before(before.Add(-early)) || ps.lastCommit.After(after.Add(-early)) {
+			t.Errorf("partition %d counts its first interval from %v before opening, want %v", i, before.Sub(ps.lastCommit), early)
+		}
+		if ps.CommitDue(0) {
+			t.Errorf("partition %d: commit due right after opening", i)
+		}
+	}
+	// 75 minutes on, the partitions that started 10 minutes or more early
+	// are due, partition 0 (and 8) not yet.
+	for i, ps := range parts {
+		ps.lastCommit = ps.lastCommit.Add(-75 * time.Minute)
+		if due, want := ps.CommitDue(0), i%8 != 0; due != want {
+			t.Errorf("partition %d 75 minutes after opening: commit due %v, want %v", i, due, want)
+		}
+	}
+}
