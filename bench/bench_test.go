@@ -21,6 +21,7 @@ func TestQuickBenchRuns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	results := filepath.Join(t.TempDir(), "results", "results.jsonl")
+	prof := filepath.Join(t.TempDir(), "cpu")
 	res, err := bench.Run(ctx, bench.Config{
 		Quick:           true,
 		Events:          20_000,
@@ -30,6 +31,7 @@ func TestQuickBenchRuns(t *testing.T) {
 		LatencyDuration: 2 * time.Second,
 		Dir:             t.TempDir(),
 		ResultsFile:     results,
+		CPUProfile:      prof,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +58,14 @@ func TestQuickBenchRuns(t *testing.T) {
 	r := res.Restore
 	if r == nil || r.SnapshotMemberships == 0 || r.SnapshotMemberships != r.RebuildMemberships {
 		t.Errorf("restore: %+v", r)
+	}
+
+	// One CPU profile per timed phase (gzipped protobuf, as pprof writes).
+	for _, phase := range []string{"pipeline", "e2e", "latency", "ceiling-reader", "ceiling-fetch"} {
+		b, err := os.ReadFile(prof + "." + phase)
+		if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("CPU profile of %s: %d bytes, %v", phase, len(b), err)
+		}
 	}
 
 	b, err := os.ReadFile(results)

@@ -160,6 +160,11 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 	processed := func() int64 { s := p.Stats(); return s.Events + s.Duplicates + s.DLQ }
 
 	// Throughput.
+	stopProfile, err := cfg.profile("e2e")
+	if err != nil {
+		return res, nil, err
+	}
+	defer func() { stopProfile() }() // the error returns below
 	tStart, cpu0 := time.Now(), cpuTime()
 	var tFirst time.Time
 	var atFirst int64
@@ -186,6 +191,8 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 		time.Sleep(5 * time.Millisecond)
 	}
 	tEnd := time.Now()
+	stopProfile()
+	stopProfile = func() {}
 	stop()
 	res.CPUSeconds = (cpuTime() - cpu0).Seconds()
 	s := p.Stats()
@@ -314,6 +321,12 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		return fmt.Sprintf("e2e latency: offered %d at %d/s, processed %d, decisions matched %d",
 			produced.Load(), cfg.Rate, s.Events+s.Duplicates+s.DLQ-base, matched.Load())
 	})
+	stopProfile, err := cfg.profile("latency")
+	if err != nil {
+		stop()
+		return err
+	}
+	defer stopProfile()
 	start := time.Now()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
@@ -442,6 +455,15 @@ func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []
 	if fetch {
 		how = "Client.Fetch"
 	}
+	phase := "ceiling-reader"
+	if fetch {
+		phase = "ceiling-fetch"
+	}
+	stopProfile, err := cfg.profile(phase)
+	if err != nil {
+		return res, err
+	}
+	defer stopProfile()
 	var records, nbytes atomic.Int64
 	stop := progress(cfg.Progress, func() string {
 		return fmt.Sprintf("ceiling (%s): read %d of %d", how, records.Load(), want)

@@ -101,6 +101,10 @@ func runPipeline(ctx context.Context, cfg Config, dir string) (PipelineResult, e
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
+	stopProfile, err := cfg.profile("pipeline")
+	if err != nil {
+		return res, err
+	}
 	cpu0, t0 := cpuTime(), time.Now()
 	var wg sync.WaitGroup
 	for p := range states {
@@ -138,6 +142,7 @@ func runPipeline(ctx context.Context, cfg Config, dir string) (PipelineResult, e
 	}
 	wg.Wait()
 	elapsed, cpu := time.Since(t0), cpuTime()-cpu0
+	stopProfile()
 	runtime.ReadMemStats(&m1)
 	done.Store(int64(cfg.Events))
 	stop()

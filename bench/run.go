@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,6 +92,35 @@ type Config struct {
 	// ResultsFile gets one JSON line per run appended (default
 	// DefaultResultsFile; "off" disables it).
 	ResultsFile string
+	// CPUProfile, when set, gets a CPU profile of each timed phase in a
+	// file of its own, CPUProfile + "." + phase (pipeline, e2e, latency,
+	// ceiling-reader, ceiling-fetch): generating and producing the input
+	// is left out.
+	CPUProfile string
+}
+
+// profile starts the CPU profile of a timed phase (see Config.CPUProfile)
+// and returns what stops it; without CPUProfile both do nothing.
+func (cfg *Config) profile(phase string) (stop func(), err error) {
+	if cfg.CPUProfile == "" {
+		return func() {}, nil
+	}
+	name := cfg.CPUProfile + "." + phase
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("bench: CPU profile of %s: %w", phase, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: CPU profile of %s into %s: %w", phase, name, err)
+	}
+	if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, "%s: CPU profile in %s\n", phase, name)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // Validate reports the first invalid field.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime/pprof"
 	"strings"
 
 	"github.com/rekindle/rekindle/bench"
@@ -26,7 +25,7 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 	fs.StringVar(&cfg.ResultsFile, "results", bench.DefaultResultsFile, "append one JSON line per run here (\"off\" disables it)")
 	verbose := fs.Bool("v", false, "log what the pipeline does in e2e")
 	jsonFile := fs.String("json", "", "also write the results as JSON to this file")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of each timed phase to `FILE`.<phase> (pipeline, e2e, latency, ceiling-reader, ceiling-fetch; go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: rekindle bench [flags] [%s ...] (default: all)\n", strings.Join(bench.Scenarios(), " | "))
 		fs.PrintDefaults()
@@ -41,17 +40,6 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 	cfg.Progress = os.Stderr
 	if *verbose {
 		cfg.Logger = log
-	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
 	}
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
