@@ -287,8 +287,11 @@ func (c *consentCause) setSMS(to state.SMSConsent) {
 
 func (c *consentCause) fact(channel, from, to string) {
 	c.facts++
+	id := append(c.ps.idBuf[:0], "consent:"...) // see scratchID
+	id = append(appendInputRef(id, c.in), ':')
+	c.ps.idBuf = append(id, channel...)
 	c.ps.emitFact(&sinks.Fact{
-		FactID:    "consent:" + inputRef(c.in) + ":" + channel,
+		FactID:    bytesString(c.ps.idBuf),
 		Kind:      sinks.FactConsentChange,
 		UserID:    c.rec.UserID,
 		At:        c.ps.formatTime(c.t),

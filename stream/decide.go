@@ -43,14 +43,22 @@ func (c *cause) timer() string {
 }
 
 // ref is the cause's deterministic id part: "topic/partition/offset" or
-// "timer/user/due".
-func (c *cause) ref() string {
+// "timer/user/due". It is built in ps.refBuf, without an allocation, and
+// valid while the cause is the one being processed (the ids it goes into
+// are copied into the output arena at once).
+func (c *cause) ref(ps *PartitionState) string {
 	if c.refStr == "" {
+		b := ps.refBuf[:0]
 		if c.in != nil {
-			c.refStr = inputRef(c.in)
+			b = appendInputRef(b, c.in)
 		} else {
-			c.refStr = "timer/" + c.timer()
+			b = append(b, "timer/"...)
+			b = append(b, c.user...)
+			b = append(b, '/')
+			b = strconv.AppendInt(b, c.at, 10)
 		}
+		ps.refBuf = b
+		c.refStr = bytesString(b)
 	}
 	return c.refStr
 }
@@ -89,13 +97,13 @@ func Allowed(rec *state.UserRecord, ch state.Channel) bool {
 // suppression. segment names the segment change that triggered it, if any.
 func (ps *PartitionState) decide(cp *campaign, rec *state.UserRecord, c *cause, segment string) {
 	at := ps.formatTime(c.at)
-	ref := c.ref()
+	ref := c.ref(ps)
 	for _, ch := range cp.channels {
 		if !Allowed(rec, ch) {
 			continue
 		}
 		d := sinks.Decision{
-			DecisionID: cp.id + ":" + ref + ":0",
+			DecisionID: ps.scratchID(cp.id, ":", ref, ":0"),
 			CampaignID: cp.id,
 			UserID:     rec.UserID,
 			Channel:    ch.String(),
@@ -121,7 +129,7 @@ func (ps *PartitionState) decide(cp *campaign, rec *state.UserRecord, c *cause, 
 	}
 	ps.counters.Suppressions++
 	ps.emitFact(&sinks.Fact{
-		FactID:     "suppression:" + cp.id + ":" + ref,
+		FactID:     ps.scratchID("suppression:", cp.id, ":", ref),
 		Kind:       sinks.FactSuppression,
 		UserID:     rec.UserID,
 		At:         at,

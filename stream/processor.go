@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/rekindle/rekindle/bitmap"
 	"github.com/rekindle/rekindle/sinks"
@@ -192,7 +193,10 @@ type PartitionState struct {
 	commitUsers           []pendingUser
 	commitVals            []byte
 	commitTimers          []timerMove
-	commitErr             error
+	// refBuf and idBuf hold the cause's ref and the output id being
+	// built (see cause.ref and scratchID).
+	refBuf, idBuf []byte
+	commitErr     error
 	// catalogStored: the store knows which segment ids the records' masks use.
 	catalogStored bool
 }
@@ -596,10 +600,31 @@ func (ps *PartitionState) formatTime(ms int64) string {
 	return ps.lastTime
 }
 
-// inputRef is the deterministic id part naming an input: topic/partition/offset.
-func inputRef(in *Input) string {
-	return in.Topic + "/" + strconv.FormatInt(int64(in.Partition), 10) + "/" + strconv.FormatInt(in.Offset, 10)
+// appendInputRef appends the deterministic id part naming an input:
+// "topic/partition/offset".
+func appendInputRef(b []byte, in *Input) []byte {
+	b = append(b, in.Topic...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(in.Partition), 10)
+	b = append(b, '/')
+	return strconv.AppendInt(b, in.Offset, 10)
 }
+
+// scratchID joins parts in ps.idBuf and returns them as a string valid
+// until the next scratchID: for an id that goes into the output arena at
+// once (the output encoders copy it), without an allocation.
+func (ps *PartitionState) scratchID(parts ...string) string {
+	b := ps.idBuf[:0]
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	ps.idBuf = b
+	return bytesString(b)
+}
+
+// bytesString returns a string sharing b's memory: b must not change while
+// the string is in use.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (ps *PartitionState) emitFact(f *sinks.Fact) {
 	start := len(ps.arena)

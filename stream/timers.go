@@ -200,7 +200,7 @@ func (ps *PartitionState) segmentChanged(rec *state.UserRecord, id int, entered 
 	}
 	name := ps.proc.segs.catalog.Name(id)
 	ps.emitFact(&sinks.Fact{
-		FactID:    "segment:" + name + ":" + dir + ":" + c.ref(),
+		FactID:    ps.scratchID("segment:", name, ":", dir, ":", c.ref(ps)),
 		Kind:      sinks.FactSegmentChange,
 		UserID:    rec.UserID,
 		At:        ps.formatTime(c.at),
