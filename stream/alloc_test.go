@@ -13,15 +13,8 @@ import (
 // nothing; a commit allocates a little per batch, not per event.
 func TestProcessAllocationBudget(t *testing.T) {
 	p := mustProcessor(t, campaignYAML)
-	store, err := state.Open(state.Options{Dir: t.TempDir(), Logf: func(string, ...any) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	ps, err := p.NewPartitionState(store.Partition(0), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openTestStore(t)
+	ps := openTestPartition(t, p, store, 0)
 	const users = 100
 	inputs := make([]Input, 0, 4*users)
 	for round := 0; round < 4; round++ {

@@ -12,15 +12,8 @@ import (
 // the cache, and when a timer re-armed since the last commit is due.
 func TestFlushPublishesAndCommitDueSaysWhen(t *testing.T) {
 	p := mustProcessor(t, "state:\n  commit_interval: 1h\n  cache_users: 4\n")
-	store, err := state.Open(state.Options{Dir: t.TempDir(), Logf: func(string, ...any) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	ps, err := p.NewPartitionState(store.Partition(0), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openTestStore(t)
+	ps := openTestPartition(t, p, store, 0)
 	active, _ := p.segs.catalog.ID("active")
 	now := time.Now().UTC()
 	process := func(offset int64, user string, ts time.Time) {
@@ -100,19 +93,11 @@ func TestFlushPublishesAndCommitDueSaysWhen(t *testing.T) {
 // first interval of partition p is shortened by p/8 of it.
 func TestCommitIntervalsAreStaggeredAcrossPartitions(t *testing.T) {
 	p := mustProcessor(t, "state:\n  commit_interval: 80m\n")
-	store, err := state.Open(state.Options{Dir: t.TempDir(), Logf: func(string, ...any) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openTestStore(t)
 	before := time.Now()
 	var parts []*PartitionState
 	for part := int32(0); part < 9; part++ {
-		ps, err := p.NewPartitionState(store.Partition(part), part)
-		if err != nil {
-			t.Fatal(err)
-		}
-		parts = append(parts, ps)
+		parts = append(parts, openTestPartition(t, p, store, part))
 	}
 	after := time.Now()
 	for i, ps := range parts {

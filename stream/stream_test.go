@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/rekindle/rekindle/sinks"
+	"github.com/rekindle/rekindle/state"
 )
 
 func mustProcessor(t testing.TB, yaml string) *Processor {
@@ -28,6 +29,28 @@ func mustProcessor(t testing.TB, yaml string) *Processor {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// openTestStore opens a Pebble store in a temporary directory; it is
+// closed when the test ends.
+func openTestStore(t testing.TB) *state.Store {
+	t.Helper()
+	store, err := state.Open(state.Options{Dir: t.TempDir(), Logf: func(string, ...any) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
+// openTestPartition opens partition part of store for p.
+func openTestPartition(t testing.TB, p *Processor, store *state.Store, part int32) *PartitionState {
+	t.Helper()
+	ps, err := p.NewPartitionState(store.Partition(part), part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
 }
 
 type replayed struct {
