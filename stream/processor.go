@@ -168,7 +168,9 @@ type PartitionState struct {
 	seqDirty   bool
 	out        []Output
 	arena      []byte // output keys and values of the batch, reused after they are written
-	lastTime   string // formatTime(lastTimeMs)
+	lastTime   string // formatTime(lastTimeMs), in timeBufs[timeSlot]
+	timeBufs   [2][]byte
+	timeSlot   int
 	lastTimeMs int64
 	counters   Counters
 	ev         segment.Event
@@ -592,10 +594,15 @@ func formatTime(ms int64) string {
 }
 
 // formatTime formats ms, remembering the last one: the outputs of one
-// event or timer share their time.
+// event or timer share their time. The text lives in one of two reused
+// buffers, taken in turn, so a time stays valid while the next one is
+// formatted; callers copy it into the output arena at once.
 func (ps *PartitionState) formatTime(ms int64) string {
 	if ms != ps.lastTimeMs || ps.lastTime == "" {
-		ps.lastTimeMs, ps.lastTime = ms, formatTime(ms)
+		ps.timeSlot ^= 1
+		b := time.UnixMilli(ms).UTC().AppendFormat(ps.timeBufs[ps.timeSlot][:0], sinks.TimeFormat)
+		ps.timeBufs[ps.timeSlot] = b
+		ps.lastTimeMs, ps.lastTime = ms, bytesString(b)
 	}
 	return ps.lastTime
 }
