@@ -427,11 +427,12 @@ func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
 
 // commitGroupOffset commits the offset stored with the state as the group's
 // offset of the partition, on another goroutine: it is a round trip to the
-// group coordinator, and the next batch need not wait for it. The group offset is informational
-// (lag monitoring); the truth is the offset committed with the state. One
-// commit is in flight at a time, at most one a second, and only when the
-// offset stored with the state has moved (an idle partition's group offset
-// catches up with its state too).
+// group coordinator, and the next batch need not wait for it. The group
+// offset is informational (lag monitoring); the truth is the offset
+// committed with the state. One commit is in flight at a time, at most one
+// a second, and only when the offset stored with the state has moved (an
+// idle partition's group offset catches up with its state too); a failed
+// one is tried again.
 func (w *PartitionWorker) commitGroupOffset(ctx context.Context) {
 	offset := w.committed
 	if offset < 0 || time.Since(w.lastGroupCommit) < time.Second {
