@@ -113,6 +113,7 @@ func runPipeline(ctx context.Context, cfg Config, dir string) (PipelineResult, e
 			defer wg.Done()
 			ps, in := states[p], inputs[p]
 			for i := range in {
+				ps.Prefetch(in, i)
 				if err := ps.Process(&in[i]); err != nil {
 					errs[p] = err
 					return

@@ -36,14 +36,14 @@ func TestFlushPublishesAndCommitDueSaysWhen(t *testing.T) {
 		t.Fatalf("after Flush: %d outputs, %d events counted; want both dropped", len(ps.Outputs()), ps.Counters().Events)
 	}
 	var rec state.UserRecord
-	ps.user("u1") // cached, uncommitted
+	cu, _ := ps.user("u1") // cached, uncommitted
 	if found, _ := store.Partition(0).GetUser("u1", &rec); found {
 		t.Fatal("Flush committed the user record")
 	}
 	if _, ok, _ := store.Partition(0).Offset(); ok {
 		t.Fatal("Flush committed an offset")
 	}
-	if !ps.reg.Contains(active, ps.cache["u1"].rec.DenseID) {
+	if !ps.reg.Contains(active, cu.rec.DenseID) {
 		t.Fatal("after Flush the bitmaps do not show the new user as active")
 	}
 

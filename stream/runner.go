@@ -345,6 +345,7 @@ func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
 	r, ps := w.runner, w.ps
 	cfg := r.proc.cfg
 	for i := range ins {
+		ps.Prefetch(ins, i)
 		if err := ps.Process(&ins[i]); err != nil {
 			return err
 		}

@@ -1,0 +1,159 @@
+package stream
+
+import (
+	"hash/maphash"
+	"unsafe"
+)
+
+// userCache holds a partition's cached user records: an open-addressing hash
+// table of (hash, record) slots with linear probing, at most half full.
+//
+// It replaces a map[string]*cachedUser for one reason: a lookup's cache
+// misses can be started early. With hundreds of thousands of users the
+// table and the records are far larger than the CPU caches, so a lookup
+// costs a miss on the table, one on the key's bytes and one on each line of
+// the record it then reads; Go's map gives no way to issue those loads
+// ahead. Here the slot of a user is known from the hash alone, so the
+// worker prefetches the slot of the event after next and the record of the
+// next event (see PartitionState.Prefetch) while it processes this one.
+// A slot keeps the full 64-bit hash, so a lookup compares the user id
+// (the record's own memory) only on a hash match.
+type userCache struct {
+	slots []userSlot // len is a power of two
+	mask  uint64
+	n     int
+	seed  maphash.Seed
+	hand  uint64 // where the next eviction sweep starts
+}
+
+type userSlot struct {
+	hash uint64 // 0: empty
+	cu   *cachedUser
+}
+
+// minCacheSlots is the table's initial size.
+const minCacheSlots = 1024
+
+func newUserCache() userCache {
+	return userCache{
+		slots: make([]userSlot, minCacheSlots),
+		mask:  minCacheSlots - 1,
+		seed:  maphash.MakeSeed(),
+	}
+}
+
+// hash returns the table hash of a user id; never 0, which marks an empty
+// slot.
+func (c *userCache) hash(id string) uint64 {
+	if h := maphash.String(c.seed, id); h != 0 {
+		return h
+	}
+	return 1
+}
+
+// len returns the number of cached records.
+func (c *userCache) len() int { return c.n }
+
+// get returns the record of id, whose hash is h, or nil.
+func (c *userCache) get(id string, h uint64) *cachedUser {
+	for i := h & c.mask; ; i = (i + 1) & c.mask {
+		s := &c.slots[i]
+		if s.hash == h && s.cu.rec.UserID == id {
+			return s.cu
+		}
+		if s.hash == 0 {
+			return nil
+		}
+	}
+}
+
+// put adds cu, whose user id hashes to h and is not in the cache.
+func (c *userCache) put(cu *cachedUser, h uint64) {
+	if 2*(c.n+1) > len(c.slots) {
+		c.grow()
+	}
+	c.insert(userSlot{hash: h, cu: cu})
+	c.n++
+}
+
+func (c *userCache) insert(s userSlot) {
+	i := s.hash & c.mask
+	for c.slots[i].hash != 0 {
+		i = (i + 1) & c.mask
+	}
+	c.slots[i] = s
+}
+
+func (c *userCache) grow() {
+	old := c.slots
+	c.slots = make([]userSlot, 2*len(old))
+	c.mask = uint64(len(c.slots) - 1)
+	for _, s := range old {
+		if s.hash != 0 {
+			c.insert(s)
+		}
+	}
+}
+
+// remove empties slot i and moves back the entries after it that would
+// no longer be found past the gap (deletion without tombstones, Knuth's
+// algorithm R).
+func (c *userCache) remove(i uint64) {
+	c.n--
+	for {
+		c.slots[i] = userSlot{}
+		j := i
+		for {
+			j = (j + 1) & c.mask
+			s := c.slots[j]
+			if s.hash == 0 {
+				return
+			}
+			// s stays if its home slot k lies cyclically in (i, j].
+			k := s.hash & c.mask
+			if (i < j && i < k && k <= j) || (i > j && (k > i || k <= j)) {
+				continue
+			}
+			c.slots[i] = s
+			i = j
+			break
+		}
+	}
+}
+
+// evict drops clean records until at most target remain, sweeping the
+// table from where the previous sweep stopped: slots are in hash order,
+// so this evicts users at random, as iterating a Go map would. It gives up
+// after two passes (all remaining records dirty).
+func (c *userCache) evict(target int) {
+	for steps := 2 * len(c.slots); c.n > target && steps > 0; steps-- {
+		i := c.hand & c.mask
+		if s := c.slots[i]; s.hash != 0 && !s.cu.dirty {
+			// The entry moved into slot i, if any, is looked at next.
+			c.remove(i)
+			continue
+		}
+		c.hand = i + 1
+	}
+}
+
+// prefetchSlot starts loading the slot where a lookup of hash h starts.
+func (c *userCache) prefetchSlot(h uint64) {
+	prefetchLines(unsafe.Pointer(&c.slots[h&c.mask]), unsafe.Sizeof(userSlot{}))
+}
+
+// prefetchUser starts loading the record a lookup of hash h is likely to
+// return: the first slot with that hash (before its user id is compared;
+// a 64-bit match is all but certain). The slots were prefetched earlier.
+func (c *userCache) prefetchUser(h uint64) {
+	for i := h & c.mask; ; i = (i + 1) & c.mask {
+		s := &c.slots[i]
+		if s.hash == h {
+			prefetchLines(unsafe.Pointer(s.cu), unsafe.Sizeof(cachedUser{}))
+			return
+		}
+		if s.hash == 0 {
+			return
+		}
+	}
+}

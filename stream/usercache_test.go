@@ -1,0 +1,198 @@
+package stream
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// The cache table against a map, with hashes chosen to collide and to
+// cluster across the end of the table, where removal must move entries
+// back around the wrap.
+func TestUserCacheAgainstMap(t *testing.T) {
+	for _, hashes := range []struct {
+		name string
+		of   func(i int) uint64
+	}{
+		{"distinct", func(i int) uint64 { return uint64(i)*0x9E3779B97F4A7C15 | 1 }},
+		{"colliding", func(i int) uint64 { return uint64(i%5) + 1 }},                            // five chains of equal hashes
+		{"clustered at the end", func(i int) uint64 { return uint64(minCacheSlots - 3 + i%4) }}, // wraps round
+	} {
+		t.Run(hashes.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, uint64(len(hashes.name))))
+			c := newUserCache()
+			want := map[string]*cachedUser{}
+			hashOf := map[string]uint64{}
+			check := func(step string) {
+				t.Helper()
+				if c.len() != len(want) {
+					t.Fatalf("%s: len %d, want %d", step, c.len(), len(want))
+				}
+				for id, cu := range want {
+					if got := c.get(id, hashOf[id]); got != cu {
+						t.Fatalf("%s: get(%q) = %p, want %p", step, id, got, cu)
+					}
+				}
+				for i := range 20 {
+					id := fmt.Sprintf("absent-%d", i)
+					if got := c.get(id, hashes.of(i)); got != nil {
+						t.Fatalf("%s: get(%q) found %q", step, id, got.rec.UserID)
+					}
+				}
+			}
+			next := 0
+			for step := range 4000 {
+				switch op := r.IntN(10); {
+				case step%500 == 499: // evict down to three quarters (below)
+				case op < 7: // add a user
+					id := fmt.Sprintf("u%d", next)
+					cu := &cachedUser{}
+					cu.rec.UserID = id
+					cu.dirty = r.IntN(3) == 0
+					h := hashes.of(next)
+					next++
+					c.put(cu, h)
+					want[id], hashOf[id] = cu, h
+				default: // remove a user, by its slot
+					for id := range want {
+						i := c.slotOf(id, hashOf[id])
+						c.remove(i)
+						delete(want, id)
+						break
+					}
+				}
+				if step%500 == 499 {
+					target := len(want) * 3 / 4
+					c.evict(target)
+					clean := 0
+					for id, cu := range want {
+						if c.get(id, hashOf[id]) == nil {
+							if cu.dirty {
+								t.Fatalf("step %d: evicted dirty %q", step, id)
+							}
+							delete(want, id)
+						} else if !cu.dirty {
+							clean++
+						}
+					}
+					if len(want) > target && clean > 0 {
+						t.Fatalf("step %d: %d left, target %d, yet %d clean ones kept", step, len(want), target, clean)
+					}
+				}
+				if step%25 == 0 {
+					check(fmt.Sprintf("step %d", step))
+				}
+			}
+			check("end")
+			if len(c.slots) <= minCacheSlots {
+				t.Fatalf("%d users never grew the table", c.len())
+			}
+			if len(c.slots) < 2*c.len() {
+				t.Fatalf("%d slots for %d users: more than half full", len(c.slots), c.len())
+			}
+		})
+	}
+}
+
+// slotOf returns the slot holding id (a test helper).
+func (c *userCache) slotOf(id string, h uint64) uint64 {
+	for i := h & c.mask; ; i = (i + 1) & c.mask {
+		if s := c.slots[i]; s.hash == h && s.cu.rec.UserID == id {
+			return i
+		}
+	}
+}
+
+// A cached user's id lives in the record itself when it is short, and is
+// copied either way: it must not alias the input it came from.
+func TestCachedUserIDIsACopy(t *testing.T) {
+	p := mustProcessor(t, "")
+	ps := openTestPartition(t, p, openTestStore(t), 0)
+	for _, id := range []string{"u1", strings.Repeat("x", inlineID), strings.Repeat("y", inlineID+1)} {
+		buf := []byte(id)
+		cu, err := ps.user(bytesString(buf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf[0] = '!'
+		if cu.rec.UserID != id {
+			t.Fatalf("user id %q changed with its input to %q", id, cu.rec.UserID)
+		}
+		if again, _ := ps.user(id); again != cu {
+			t.Fatalf("second lookup of %q returned another record", id)
+		}
+		inline := unsafe.StringData(cu.rec.UserID) == &cu.id[0]
+		if inline != (len(id) <= inlineID) {
+			t.Fatalf("user id of %d bytes: inline %v", len(id), inline)
+		}
+	}
+}
+
+// Prefetch is a hint: with it, without it, with keys that are not the
+// users' ids or no keys at all, processing produces the same bytes. The
+// cache is small, so records are evicted and read back from the store.
+func TestPrefetchChangesNothing(t *testing.T) {
+	var ins []Input
+	for i, line := range strings.Split(strings.TrimSpace(replayFixture(t)), "\n") {
+		var ids struct{ UserID, AnonymousID string }
+		json.Unmarshal([]byte(line), &ids) // a malformed line keeps no key
+		key := ids.UserID
+		if key == "" {
+			key = ids.AnonymousID
+		}
+		switch {
+		case i%7 == 3:
+			key = "someone-else"
+		case i%5 == 4:
+			key = ""
+		}
+		ins = append(ins, Input{Topic: "events", Offset: int64(i), Key: []byte(key), Value: []byte(line)})
+	}
+	run := func(prefetch bool) (out []byte, c Counters) {
+		p := mustProcessor(t, "state:\n  cache_users: 8\n")
+		ps := openTestPartition(t, p, openTestStore(t), 0)
+		for start := 0; start < len(ins); start += 16 {
+			batch := ins[start:min(start+16, len(ins))]
+			for i := range batch {
+				if prefetch {
+					ps.Prefetch(batch, i)
+				}
+				if err := ps.Process(&batch[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, o := range ps.Outputs() {
+				out = fmt.Appendf(out, "%s %s %s %v\n", o.Topic, o.Key, o.Value, o.Headers)
+			}
+			c.Add(ps.Counters())
+			if err := ps.Commit(batch[len(batch)-1].Offset+1, false, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out, c
+	}
+	with, cw := run(true)
+	without, cwo := run(false)
+	if cw.Events == 0 || cw.Events < int64(len(ins))/2 {
+		t.Fatalf("%d of %d inputs applied: the fixture should be mostly good events", cw.Events, len(ins))
+	}
+	if cw != cwo {
+		t.Fatalf("counters with prefetch %+v, without %+v", cw, cwo)
+	}
+	if !bytes.Equal(with, without) {
+		t.Fatal("outputs with prefetch differ from outputs without")
+	}
+}
+
+// prefetchLines never faults, whatever the address or length.
+func TestPrefetchLinesNeverFaults(t *testing.T) {
+	b := make([]byte, 300)
+	prefetchLines(nil, 0)
+	prefetchLines(nil, 1<<20)
+	prefetchLines(unsafe.Pointer(&b[3]), 0)
+	prefetchLines(unsafe.Pointer(&b[61]), 200)
+}
