@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -114,6 +115,9 @@ func AppendJSONString(dst []byte, s string) []byte {
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
 				i++
+				if len(s) >= 8 {
+					i = copiedRun(s, i)
+				}
 				continue
 			}
 			dst = append(dst, s[start:i]...)
@@ -156,6 +160,59 @@ func AppendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// copiedRun returns the offset of the first byte of s at or after i that
+// AppendJSONString does not copy as it is, or len(s), looking at eight
+// bytes at a time; len(s) must be at least 8.
+func copiedRun(s string, i int) int {
+	for ; i <= len(s)-8; i += 8 {
+		if m := jsonSpecial(load64(s, i)); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	if i < len(s) {
+		// The last eight bytes, less those before i. A byte before i that
+		// was escaped can flag the one above it falsely; the caller then
+		// copies that byte and comes back.
+		last := len(s) - 8
+		if m := jsonSpecial(load64(s, last)) >> (8 * (i - last)); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		return len(s)
+	}
+	return i
+}
+
+const (
+	ones = 0x0101010101010101
+	high = 0x8080808080808080
+)
+
+// jsonSpecial returns the high bit of every byte of x (little-endian) that
+// AppendJSONString does not copy as it is: control characters, '"', '\\',
+// '<', '>', '&' and bytes from 0x80 up. Bits above the lowest one may be
+// false positives.
+//
+// A byte b below 0x80 minus k sets its high bit exactly when b < k, except
+// for a borrow from the byte below, which comes only from a byte flagged
+// itself; bytes from 0x80 up are flagged by x itself. XOR with '<' and
+// clearing bit 1 makes '<' and '>' the only bytes that become 0 (below 1),
+// XOR with '"' and clearing bit 2 does the same for '"' and '&'.
+func jsonSpecial(x uint64) uint64 {
+	ctl := x - ones*0x20
+	angle := ((x ^ ones*'<') &^ (ones * 0x02)) - ones
+	quoteAmp := ((x ^ ones*'"') &^ (ones * 0x04)) - ones
+	backslash := (x ^ ones*'\\') - ones
+	return (ctl | angle | quoteAmp | backslash | x) & high
+}
+
+// load64 returns the eight bytes of s at i as a little-endian word (the
+// compiler makes this one load).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // appendCompactJSON appends valid JSON src without insignificant white

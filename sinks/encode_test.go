@@ -2,11 +2,17 @@ package sinks
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
+	"math/rand/v2"
+	"strconv"
 	"testing"
+	"unicode/utf8"
 )
 
-var tricky = []string{"", "plain", `quo"te`, `back\slash`, "tab\tnl\ncr\rbs\bff\f", "\x00\x01\x1f", "<a href='x'>&amp;</a>",
+var tricky = []string{"", "plain", "eight ok", "sixteen bytes ok", "0123456<", "01234567>", "longer than eight & more",
+	"0123456789abcdef\x7f\x80", "abcdefgh\u00e9abcdefgh\"tail", "0123456789<=ab", "x&=yyyyyyyy\"=z", "é<=abcdefg\x1f!", `quo"te`, `back\slash`, "tab\tnl\ncr\rbs\bff\f", "\x00\x01\x1f", "<a href='x'>&amp;</a>",
 	"héllo wörld ✓ 日本", "bad\xffutf8\xc3", "line\u2028sep\u2029", "emoji 🎉"}
 
 func TestAppendEncodersMatchEncodingJSON(t *testing.T) {
@@ -56,4 +62,64 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Fatalf("AppendJSONString(%q) = %s, encoding/json says %s", s, got, want)
 		}
 	})
+}
+
+// TestJSONSpecial checks the eight-bytes-at-a-time scan of AppendJSONString
+// byte by byte: the lowest flagged byte is the first one not copied as it is.
+func TestJSONSpecial(t *testing.T) {
+	copied := func(c byte) bool {
+		return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	check := func(b [8]byte) {
+		want := 8
+		for i, c := range b {
+			if !copied(c) {
+				want = i
+				break
+			}
+		}
+		got := 8
+		if m := jsonSpecial(load64(string(b[:]), 0)); m != 0 {
+			got = bits.TrailingZeros64(m) >> 3
+		}
+		if got != want {
+			t.Fatalf("%q: first special byte at %d, want %d", b, got, want)
+		}
+	}
+	for c := range 256 {
+		for pos := range 8 {
+			b := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
+			b[pos] = byte(c)
+			check(b)
+			for k := pos + 1; k < 8; k++ {
+				b[k] = byte(255 - c) // whatever follows must not matter
+			}
+			check(b)
+			for k := pos + 1; k < 8; k++ {
+				b[k] = byte(k * 37)
+			}
+			check(b)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 1 << 20 {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], r.Uint64())
+		check(b)
+		binary.LittleEndian.PutUint64(b[:], r.Uint64()&^0x8080808080808080)
+		check(b)
+	}
+}
+
+func BenchmarkAppendJSONString(b *testing.B) {
+	for _, s := range []string{"u-1042", "2024-05-01T12:00:00.250Z", "1f9e7d2a-4b3c-4d5e-8f6a-7b8c9d0e1f2a",
+		"events/1/123456:order_thanks:0", "Ann <ann@example.com> & co", "抹茶ラテ（ホット）"} {
+		b.Run(strconv.Itoa(len(s)), func(b *testing.B) {
+			var buf []byte
+			b.SetBytes(int64(len(s)))
+			for b.Loop() {
+				buf = AppendJSONString(buf[:0], s)
+			}
+		})
+	}
 }
