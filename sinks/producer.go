@@ -11,12 +11,17 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
+	produceAPI "github.com/segmentio/kafka-go/protocol/produce"
 )
 
 // Producer writes a batch of messages and returns once all of them are
 // acknowledged by every in-sync replica. Unlike kafka-go's Writer it sends
-// at once: no batch timer to wait out, one produce request per
-// topic-partition (split at MaxRequestBytes), all partitions in parallel.
+// at once, with no batch timer to wait out, and, like the Java producer, in
+// one produce request per leader broker holding all its partitions (split
+// at MaxRequestBytes), the brokers in parallel. A partition whose messages
+// alone exceed MaxRequestBytes, or that such a request did not get
+// acknowledged, is written in requests of its own, retried with back-off.
 // Messages name their topic; they are partitioned by key with the
 // Java-compatible murmur2 hash (as NewWriter's, and as other producers), and
 // the messages of one partition keep their order. Safe for concurrent use.
@@ -25,8 +30,14 @@ type Producer struct {
 	balancer    kafka.Murmur2Balancer
 	maxAttempts int
 
-	mu    sync.Mutex
-	parts map[string][]int // partition ids of each topic seen
+	mu     sync.Mutex
+	topics map[string]*topicMeta // the topics seen
+}
+
+// topicMeta is what the Producer knows of a topic's partitions.
+type topicMeta struct {
+	parts   []int // partition ids
+	leaders []int // leaders[id]: the partition's leader broker when last asked
 }
 
 // MaxRequestBytes bounds the records of one produce request: Kafka refuses
@@ -44,7 +55,7 @@ func NewProducer(brokers []string) *Producer {
 			Transport: &kafka.Transport{}},
 		balancer:    kafka.Murmur2Balancer{Consistent: true},
 		maxAttempts: 10,
-		parts:       map[string][]int{},
+		topics:      map[string]*topicMeta{},
 	}
 }
 
@@ -64,32 +75,163 @@ func (p *Producer) Produce(ctx context.Context, msgs []kafka.Message) error {
 		topic     string
 		partition int
 	}
-	groups := map[key][]int{}
-	var order []key
+	groups := map[topicPartition]*partitionMsgs{}
+	var order []*partitionMsgs
 	for i := range msgs {
 		m := &msgs[i]
-		parts, err := p.partitions(ctx, m.Topic)
+		meta, err := p.partitions(ctx, m.Topic)
 		if err != nil {
 			return err
 		}
-		k := key{m.Topic, p.balancer.Balance(*m, parts...)}
-		if _, ok := groups[k]; !ok {
-			order = append(order, k)
+		k := topicPartition{m.Topic, p.balancer.Balance(*m, meta.parts...)}
+		g := groups[k]
+		if g == nil {
+			g = &partitionMsgs{topicPartition: k, leader: meta.leaders[k.partition]}
+			groups[k] = g
+			order = append(order, g)
 		}
-		groups[k] = append(groups[k], i)
+		g.idx = append(g.idx, i)
+		g.size += messageSize(m)
+	}
+	// Requests: each partition's messages whole in one, packed per leader
+	// up to MaxRequestBytes, in the order the partitions came.
+	var reqs [][]*partitionMsgs
+	open := map[int]int{} // leader -> its request being filled
+	fill := map[int]int{}
+	for _, g := range order {
+		if g.alone() {
+			reqs = append(reqs, []*partitionMsgs{g})
+			continue
+		}
+		r, ok := open[g.leader]
+		if !ok || fill[g.leader]+g.size > MaxRequestBytes {
+			r = len(reqs)
+			reqs = append(reqs, nil)
+			open[g.leader], fill[g.leader] = r, 0
+		}
+		reqs[r] = append(reqs[r], g)
+		fill[g.leader] += g.size
 	}
 	now := time.Now()
-	errs := make([]error, len(order))
+	errs := make([]error, len(reqs))
 	var wg sync.WaitGroup
-	for gi, k := range order {
+	for ri, req := range reqs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[gi] = p.produceAll(ctx, k.topic, k.partition, msgs, groups[k], now)
+			rest := req
+			if !req[0].alone() {
+				rest = p.produceMany(ctx, req, msgs, now)
+			}
+			for _, g := range rest {
+				if err := p.produceAll(ctx, g.topic, g.partition, msgs, g.idx, now); err != nil {
+					errs[ri] = errors.Join(errs[ri], err)
+				}
+			}
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+type topicPartition struct {
+	topic     string
+	partition int
+}
+
+// partitionMsgs lists the messages of a Produce call that go to one
+// partition.
+type partitionMsgs struct {
+	topicPartition
+	leader int
+	idx    []int // into the messages
+	size   int   // their bytes, framing included (messageSize)
+}
+
+// alone reports whether the partition's messages are written in requests of
+// their own: they exceed MaxRequestBytes, or the partition's leader is not
+// known.
+func (g *partitionMsgs) alone() bool { return g.size > MaxRequestBytes || g.leader < 0 }
+
+func messageSize(m *kafka.Message) int {
+	n := len(m.Key) + len(m.Value) + recordOverhead
+	for _, h := range m.Headers {
+		n += len(h.Key) + len(h.Value) + recordOverhead
+	}
+	return n
+}
+
+// produceMany sends the messages of several partitions with one leader in
+// one request, once, and returns the partitions it did not get
+// acknowledged (the caller writes those on their own, with retries). When
+// the request failed as a whole the leaders the Producer knows may be
+// stale: they are asked again at the next Produce.
+func (p *Producer) produceMany(ctx context.Context, parts []*partitionMsgs, msgs []kafka.Message, now time.Time) (failed []*partitionMsgs) {
+	timeout := int32(30_000)
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = int32(max(time.Until(dl).Milliseconds(), 1))
+	}
+	req := &produceAPI.Request{Acks: int16(kafka.RequireAll), Timeout: timeout}
+	topicAt := map[string]int{}
+	for _, g := range parts {
+		t, ok := topicAt[g.topic]
+		if !ok {
+			t = len(req.Topics)
+			topicAt[g.topic] = t
+			req.Topics = append(req.Topics, produceAPI.RequestTopic{Topic: g.topic})
+		}
+		req.Topics[t].Partitions = append(req.Topics[t].Partitions, produceAPI.RequestPartition{
+			Partition: int32(g.partition),
+			RecordSet: protocol.RecordSet{Records: recordsOf(msgs, g.idx, now)},
+		})
+	}
+	res, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, req)
+	if err != nil {
+		p.forget(parts)
+		return parts
+	}
+	acked := map[topicPartition]bool{}
+	for _, t := range res.(*produceAPI.Response).Topics {
+		for _, rp := range t.Partitions {
+			if rp.ErrorCode == 0 {
+				acked[topicPartition{t.Topic, int(rp.Partition)}] = true
+			}
+		}
+	}
+	for _, g := range parts {
+		if !acked[g.topicPartition] {
+			failed = append(failed, g)
+		}
+	}
+	if len(failed) > 0 {
+		p.forget(failed)
+	}
+	return failed
+}
+
+// recordsOf returns the records of the messages at idx. Each call makes new
+// ones: a request consumes their key and value readers.
+func recordsOf(msgs []kafka.Message, idx []int, now time.Time) kafka.RecordReader {
+	records := make([]kafka.Record, len(idx))
+	for k, i := range idx {
+		m := &msgs[i]
+		t := m.Time
+		if t.IsZero() {
+			t = now
+		}
+		records[k] = kafka.Record{Time: t, Key: kafka.NewBytes(m.Key), Value: kafka.NewBytes(m.Value), Headers: m.Headers}
+	}
+	return kafka.NewRecordReader(records...)
+}
+
+// forget drops what the Producer knows of the partitions' topics: their
+// leaders may have moved.
+func (p *Producer) forget(parts []*partitionMsgs) {
+	p.mu.Lock()
+	for _, g := range parts {
+		delete(p.topics, g.topic)
+	}
+	p.mu.Unlock()
 }
 
 // produceAll writes the messages at idx to one partition, in order, in
@@ -97,11 +239,7 @@ func (p *Producer) Produce(ctx context.Context, msgs []kafka.Message) error {
 func (p *Producer) produceAll(ctx context.Context, topic string, partition int, msgs []kafka.Message, idx []int, now time.Time) error {
 	start, size := 0, 0
 	for k, i := range idx {
-		m := &msgs[i]
-		n := len(m.Key) + len(m.Value) + recordOverhead
-		for _, h := range m.Headers {
-			n += len(h.Key) + len(h.Value) + recordOverhead
-		}
+		n := messageSize(&msgs[i])
 		if size > 0 && size+n > MaxRequestBytes {
 			if err := p.produce(ctx, topic, partition, msgs, idx[start:k], now); err != nil {
 				return err
@@ -119,26 +257,17 @@ func (p *Producer) produce(ctx context.Context, topic string, partition int, msg
 	if len(idx) == 0 {
 		return nil
 	}
-	records := make([]kafka.Record, len(idx))
 	backoff := 50 * time.Millisecond
 	var err error
 	for attempt := 1; attempt <= p.maxAttempts; attempt++ {
-		// Fresh records every attempt: a request consumes their key and
-		// value readers (a retry of the same ones sent empty records).
-		for k, i := range idx {
-			m := &msgs[i]
-			t := m.Time
-			if t.IsZero() {
-				t = now
-			}
-			records[k] = kafka.Record{Time: t, Key: kafka.NewBytes(m.Key), Value: kafka.NewBytes(m.Value), Headers: m.Headers}
-		}
+		// Fresh records every attempt (a retry of the same ones sent empty
+		// records).
 		var res *kafka.ProduceResponse
 		res, err = p.client.Produce(ctx, &kafka.ProduceRequest{
 			Topic:        topic,
 			Partition:    partition,
 			RequiredAcks: kafka.RequireAll,
-			Records:      kafka.NewRecordReader(records...),
+			Records:      recordsOf(msgs, idx, now),
 		})
 		if err == nil && res.Error != nil {
 			err = res.Error
@@ -171,15 +300,16 @@ func retriable(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
-// partitions returns the partition ids of topic, asking the cluster once
-// per Producer: partitions added to a topic later are used after a
-// restart (adding partitions moves keys anyway).
-func (p *Producer) partitions(ctx context.Context, topic string) ([]int, error) {
+// partitions returns what the Producer knows of topic, asking the cluster
+// the first time and after a request to its leaders failed: partitions
+// added to a topic are used from then on (adding partitions moves keys
+// anyway).
+func (p *Producer) partitions(ctx context.Context, topic string) (*topicMeta, error) {
 	p.mu.Lock()
-	parts, ok := p.parts[topic]
+	meta, ok := p.topics[topic]
 	p.mu.Unlock()
 	if ok {
-		return parts, nil
+		return meta, nil
 	}
 	md, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
@@ -195,14 +325,20 @@ func (p *Producer) partitions(ctx context.Context, topic string) ([]int, error) 
 		if len(t.Partitions) == 0 {
 			return nil, fmt.Errorf("sinks: topic %q has no partitions", topic)
 		}
-		parts = make([]int, len(t.Partitions))
-		for i := range parts {
-			parts[i] = i
+		meta = &topicMeta{parts: make([]int, len(t.Partitions)), leaders: make([]int, len(t.Partitions))}
+		for i := range meta.parts {
+			meta.parts[i] = i
+			meta.leaders[i] = -1 // unknown: a request of its own
+		}
+		for _, tp := range t.Partitions {
+			if tp.ID >= 0 && tp.ID < len(meta.leaders) {
+				meta.leaders[tp.ID] = tp.Leader.ID
+			}
 		}
 		p.mu.Lock()
-		p.parts[topic] = parts
+		p.topics[topic] = meta
 		p.mu.Unlock()
-		return parts, nil
+		return meta, nil
 	}
 	return nil, fmt.Errorf("sinks: topic %q not found", topic)
 }

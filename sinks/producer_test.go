@@ -5,10 +5,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/rekindle/rekindle/sinks"
 	"github.com/rekindle/rekindle/sinks/broker"
@@ -171,6 +174,104 @@ func TestProducerRidesOutABrokerRestart(t *testing.T) {
 	for i := range 600 {
 		if !seen[fmt.Sprintf("v%05d", i)] {
 			t.Fatalf("v%05d missing after the restart (%d records read)", i, len(values))
+		}
+	}
+}
+
+// The messages of one Produce call go to the broker in one request holding
+// every partition (the embedded broker is one broker). When that request is
+// refused, each partition is written on its own, retried: every message
+// arrives once, in order.
+func TestProducerSendsOneRequestPerBrokerAndFallsBackPerPartition(t *testing.T) {
+	b, err := broker.Start(broker.Options{Partitions: 3, Topics: allTopics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	brokers := b.Addrs()
+	var mu sync.Mutex
+	var requests []int // partitions per produce request the broker saw
+	refuse := false    // refuse the next request with more than one partition
+	b.Cluster().ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req := kreq.(*kmsg.ProduceRequest)
+		n := 0
+		for _, t := range req.Topics {
+			n += len(t.Partitions)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		requests = append(requests, n)
+		if !refuse || n < 2 {
+			return nil, nil, false // the broker handles it
+		}
+		refuse = false
+		b.Cluster().KeepControl()
+		res := req.ResponseKind().(*kmsg.ProduceResponse)
+		for _, t := range req.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = kerr.NotLeaderForPartition.Code // nothing was written
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			res.Topics = append(res.Topics, rt)
+		}
+		return res, nil, true
+	})
+	p := sinks.NewProducer(brokers)
+	batch := func(round int) []kafka.Message {
+		var msgs []kafka.Message
+		for i := range 60 {
+			topic := sinks.DefaultFactsTopic
+			if i%3 == 0 {
+				topic = sendTopics[0]
+			}
+			msgs = append(msgs, kafka.Message{Topic: topic, Key: []byte(fmt.Sprintf("user-%d", i%17)), Value: []byte(fmt.Sprintf("r%d-%02d", round, i))})
+		}
+		return msgs
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	first := batch(0)
+	if err := p.Produce(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(requests) != 1 || requests[0] != 6 {
+		t.Fatalf("one batch to 2 topics × 3 partitions: produce requests with %v partitions, want one with 6", requests)
+	}
+	requests, refuse = nil, true
+	mu.Unlock()
+	// Refused: each partition's messages are sent again on their own,
+	// once, in order.
+	second := batch(1)
+	if err := p.Produce(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if fmt.Sprint(requests) != "[6 1 1 1 1 1 1]" {
+		t.Fatalf("a batch refused: produce requests with %v partitions, want 6 then 1 for each partition", requests)
+	}
+	mu.Unlock()
+
+	bal := kafka.Murmur2Balancer{Consistent: true}
+	for _, topic := range []string{sinks.DefaultFactsTopic, sendTopics[0]} {
+		for part := range 3 {
+			var want []string
+			for _, m := range append(first, second...) {
+				if m.Topic == topic && bal.Balance(m, 0, 1, 2) == part {
+					want = append(want, string(m.Value))
+				}
+			}
+			var got []string
+			for _, m := range readAll(t, brokers, topic, part) {
+				got = append(got, string(m.Value))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%s/%d: %v, want %v", topic, part, got, want)
+			}
 		}
 	}
 }
