@@ -71,10 +71,6 @@ func (p *Producer) Produce(ctx context.Context, msgs []kafka.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	type key struct {
-		topic     string
-		partition int
-	}
 	groups := map[topicPartition]*partitionMsgs{}
 	var order []*partitionMsgs
 	for i := range msgs {
@@ -185,13 +181,14 @@ func (p *Producer) produceMany(ctx context.Context, parts []*partitionMsgs, msgs
 			RecordSet: protocol.RecordSet{Records: recordsOf(msgs, g.idx, now)},
 		})
 	}
-	res, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, req)
-	if err != nil {
+	m, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, req)
+	res, ok := m.(*produceAPI.Response)
+	if err != nil || !ok {
 		p.forget(parts)
 		return parts
 	}
 	acked := map[topicPartition]bool{}
-	for _, t := range res.(*produceAPI.Response).Topics {
+	for _, t := range res.Topics {
 		for _, rp := range t.Partitions {
 			if rp.ErrorCode == 0 {
 				acked[topicPartition{t.Topic, int(rp.Partition)}] = true
