@@ -3,6 +3,7 @@ package sinks
 import (
 	"math/bits"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -250,4 +251,73 @@ func appendCompactJSON(dst, src []byte) []byte {
 		dst = append(dst, c)
 	}
 	return dst
+}
+
+// AppendTime appends the UTC time ms (Unix milliseconds) in TimeFormat, as
+// time.UnixMilli(ms).UTC().AppendFormat(dst, TimeFormat) does, without its
+// layout interpretation: every output carries a time. Years outside
+// 0000-9999 go the time package's way.
+func AppendTime(dst []byte, ms int64) []byte {
+	const msPerDay = 86_400_000
+	// -62167219200000 is 0000-01-01T00:00:00Z, 253402300799999 the last
+	// millisecond of 9999.
+	if ms < -62_167_219_200_000 || ms > 253_402_300_799_999 {
+		return time.UnixMilli(ms).UTC().AppendFormat(dst, TimeFormat)
+	}
+	days, rem := ms/msPerDay, ms%msPerDay
+	if rem < 0 {
+		days, rem = days-1, rem+msPerDay
+	}
+	y, m, d := civil(days)
+	secs, milli := rem/1000, rem%1000
+	var b [24]byte
+	put4(b[0:], int(y))
+	b[4] = '-'
+	put2(b[5:], m)
+	b[7] = '-'
+	put2(b[8:], d)
+	b[10] = 'T'
+	put2(b[11:], int(secs/3600))
+	b[13] = ':'
+	put2(b[14:], int(secs/60%60))
+	b[16] = ':'
+	put2(b[17:], int(secs%60))
+	b[19] = '.'
+	b[20] = byte('0' + milli/100)
+	b[21] = byte('0' + milli/10%10)
+	b[22] = byte('0' + milli%10)
+	b[23] = 'Z'
+	return append(dst, b[:]...)
+}
+
+// civil returns the proleptic Gregorian date of the day days after
+// 1970-01-01 (Howard Hinnant's days-to-civil algorithm).
+func civil(days int64) (year int64, month, day int) {
+	z := days + 719_468
+	era := z / 146_097
+	if z < 0 && z%146_097 != 0 {
+		era--
+	}
+	doe := z - era*146_097                                   // [0, 146096]
+	yoe := (doe - doe/1460 + doe/36_524 - doe/146_096) / 365 // [0, 399]
+	doy := doe - (365*yoe + yoe/4 - yoe/100)                 // [0, 365]
+	mp := (5*doy + 2) / 153                                  // [0, 11], from March
+	day = int(doy - (153*mp+2)/5 + 1)
+	month = int(mp + 3)
+	if month > 12 {
+		month -= 12
+	}
+	year = yoe + era*400
+	if month <= 2 {
+		year++
+	}
+	return year, month, day
+}
+
+func put2(b []byte, v int) {
+	b[0], b[1] = byte('0'+v/10), byte('0'+v%10)
+}
+
+func put4(b []byte, v int) {
+	b[0], b[1], b[2], b[3] = byte('0'+v/1000), byte('0'+v/100%10), byte('0'+v/10%10), byte('0'+v%10)
 }

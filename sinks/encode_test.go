@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -122,4 +123,46 @@ func BenchmarkAppendJSONString(b *testing.B) {
 			}
 		})
 	}
+}
+
+// AppendTime writes what the time package writes, for every day from year
+// 0 to 9999 (at a varying time of day), at the edges of that range and
+// beyond it.
+func TestAppendTimeMatchesTheTimePackage(t *testing.T) {
+	check := func(ms int64) {
+		t.Helper()
+		want := time.UnixMilli(ms).UTC().Format(TimeFormat)
+		if got := string(AppendTime([]byte("x"), ms)); got != "x"+want {
+			t.Fatalf("AppendTime(%d) = %q, want %q", ms, got[1:], want)
+		}
+	}
+	const day = 86_400_000
+	first, last := int64(-62_167_219_200_000), int64(253_402_300_799_999)
+	for d := first / day; d <= last/day; d++ {
+		check(d*day + d*7919%day)
+	}
+	for _, ms := range []int64{0, -1, 1, 999, 1000, -999, -1000, -1001, day - 1, -day, -day - 1,
+		first, first - 1, first + 1, last, last + 1, last - 1, 951_782_400_000, 1_709_164_800_000,
+		-2_203_891_200_000, 1<<62, -(1 << 62)} {
+		check(ms)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200_000 {
+		check(first + r.Int64N(last-first+1))
+	}
+}
+
+func BenchmarkAppendTime(b *testing.B) {
+	var buf []byte
+	ms := int64(1_764_518_400_123)
+	b.Run("AppendTime", func(b *testing.B) {
+		for b.Loop() {
+			buf = AppendTime(buf[:0], ms)
+		}
+	})
+	b.Run("time.AppendFormat", func(b *testing.B) {
+		for b.Loop() {
+			buf = time.UnixMilli(ms).UTC().AppendFormat(buf[:0], TimeFormat)
+		}
+	})
 }

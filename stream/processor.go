@@ -649,7 +649,7 @@ const MaxDeadLetterBytes = 512 << 10
 const HeaderTruncated = "rekindle-truncated"
 
 func formatTime(ms int64) string {
-	return time.UnixMilli(ms).UTC().Format(sinks.TimeFormat)
+	return string(sinks.AppendTime(nil, ms))
 }
 
 // formatTime formats ms, remembering the last one: the outputs of one
@@ -659,7 +659,7 @@ func formatTime(ms int64) string {
 func (ps *PartitionState) formatTime(ms int64) string {
 	if ms != ps.lastTimeMs || ps.lastTime == "" {
 		ps.timeSlot ^= 1
-		b := time.UnixMilli(ms).UTC().AppendFormat(ps.timeBufs[ps.timeSlot][:0], sinks.TimeFormat)
+		b := sinks.AppendTime(ps.timeBufs[ps.timeSlot][:0], ms)
 		ps.timeBufs[ps.timeSlot] = b
 		ps.lastTimeMs, ps.lastTime = ms, bytesString(b)
 	}
