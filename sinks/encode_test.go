@@ -143,7 +143,7 @@ func TestAppendTimeMatchesTheTimePackage(t *testing.T) {
 	}
 	for _, ms := range []int64{0, -1, 1, 999, 1000, -999, -1000, -1001, day - 1, -day, -day - 1,
 		first, first - 1, first + 1, last, last + 1, last - 1, 951_782_400_000, 1_709_164_800_000,
-		-2_203_891_200_000, 1<<62, -(1 << 62)} {
+		-2_203_891_200_000, 1 << 62, -(1 << 62)} {
 		check(ms)
 	}
 	r := rand.New(rand.NewPCG(3, 4))
