@@ -28,6 +28,7 @@ func TestQuickBenchRuns(t *testing.T) {
 		Users:           20_000,
 		Partitions:      2,
 		Rate:            2000,
+		MoreRates:       []int{1000},
 		LatencyDuration: 2 * time.Second,
 		Dir:             t.TempDir(),
 		ResultsFile:     results,
@@ -47,9 +48,21 @@ func TestQuickBenchRuns(t *testing.T) {
 	if e.LatencyMatched == 0 || !(e.P50Ms <= e.P99Ms && e.P99Ms <= e.P999Ms && e.P999Ms <= e.MaxMs) || e.P50Ms <= 0 {
 		t.Errorf("e2e latency: %+v", e)
 	}
+	if len(e.MoreLatency) != 1 {
+		t.Fatalf("e2e: %d latency phases after the first, want 1 (MoreRates)", len(e.MoreLatency))
+	}
+	l := e.MoreLatency[0]
+	// Decisions are rare (a few in a thousand events): the facts are the
+	// sample that must be there.
+	if e.LatencyDuplicates != 0 || l.LatencyDuplicates != 0 {
+		t.Errorf("e2e latency phases: %d and %d events dropped as duplicates, want none", e.LatencyDuplicates, l.LatencyDuplicates)
+	}
+	if l.Rate != 1000 || l.LatencyProduced == 0 || l.FactSamples == 0 || !(l.FactP50Ms <= l.FactP99Ms && l.FactP99Ms <= l.FactP999Ms) || l.FactP50Ms <= 0 {
+		t.Errorf("e2e latency at 1000/s (its events must not be the first phase's duplicates): %+v", l)
+	}
 	c := res.Ceiling
-	if c == nil || c.Records != e.Produced+e.LatencyProduced || c.Ratio <= 0 {
-		t.Errorf("ceiling: %+v (e2e produced %d + %d)", c, e.Produced, e.LatencyProduced)
+	if all := e.Produced + e.LatencyProduced + l.LatencyProduced; c == nil || c.Records != all || c.Ratio <= 0 {
+		t.Errorf("ceiling: %+v (e2e produced %d + %d + %d)", c, e.Produced, e.LatencyProduced, l.LatencyProduced)
 	}
 	m := res.Memory
 	if m == nil || m.Users != 20_000 || m.Events != 4*20_000 || m.RSSBytes <= 0 || m.PebbleBytes <= 0 {

@@ -47,16 +47,28 @@ type E2EResult struct {
 	Seconds          float64 `json:"seconds"`
 	EventsPerSecond  float64 `json:"events_per_second"`
 	CPUSeconds       float64 `json:"cpu_seconds"` // user+sys of the process (broker included when embedded)
-	// Latency phase.
+	// The latency phase at Config.Rate.
+	LatencyResult
+	// MoreLatency: the phases at Config.MoreRates, in order.
+	MoreLatency []LatencyResult `json:"more_latency,omitempty"`
+}
+
+// LatencyResult is one latency phase: events offered at a fixed rate while
+// the processor runs, and how long their decisions and first facts took
+// to come out of the broker.
+type LatencyResult struct {
 	Rate            int     `json:"rate"`
 	LatencySeconds  float64 `json:"latency_seconds"`
 	OfferedPerSec   float64 `json:"offered_per_second"` // achieved
 	LatencyProduced int64   `json:"latency_produced"`
-	LatencyMatched  int     `json:"latency_samples"` // decisions matched to a produced record
-	P50Ms           float64 `json:"p50_ms"`
-	P99Ms           float64 `json:"p99_ms"`
-	P999Ms          float64 `json:"p999_ms"`
-	MaxMs           float64 `json:"max_ms"`
+	// LatencyDuplicates: offered events the processor dropped as seen
+	// before (the generator makes none).
+	LatencyDuplicates int64   `json:"latency_duplicates"`
+	LatencyMatched    int     `json:"latency_samples"` // decisions matched to a produced record
+	P50Ms             float64 `json:"p50_ms"`
+	P99Ms             float64 `json:"p99_ms"`
+	P999Ms            float64 `json:"p999_ms"`
+	MaxMs             float64 `json:"max_ms"`
 	// The same for the first segment-change fact of each event (facts are
 	// produced with the decisions of their batch, and there are many more:
 	// a larger sample of the same path).
@@ -207,8 +219,20 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 		res.EventsPerSecond = float64(res.Produced-atFirst) / res.Seconds
 	}
 
-	if err := measureLatency(ctx, cfg, scfg, brokers, w, p, &res); err != nil {
+	rate := cfg.Rate
+	if rate == 0 {
+		// Half the maximum: the load the latency target is stated at.
+		rate = max(1, int(res.EventsPerSecond/2))
+	}
+	if res.LatencyResult, err = measureLatency(ctx, cfg, scfg, brokers, w, p, rate, 0); err != nil {
 		return res, nil, err
+	}
+	for i, rate := range cfg.MoreRates {
+		l, err := measureLatency(ctx, cfg, scfg, brokers, w, p, rate, i+1)
+		if err != nil {
+			return res, nil, err
+		}
+		res.MoreLatency = append(res.MoreLatency, l)
 	}
 	if !ceiling {
 		return res, nil, p.Close(context.Background())
@@ -242,12 +266,12 @@ func messageID(v []byte) string {
 	return string(v[:j])
 }
 
-func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers []string, w *sinks.Producer, p *pipeline.Pipeline, res *E2EResult) error {
-	if cfg.Rate == 0 {
-		// Half the maximum: the load the latency target is stated at.
-		cfg.Rate = max(1, int(res.EventsPerSecond/2))
-	}
-	res.Rate = cfg.Rate
+// measureLatency offers rate events/s for cfg.LatencyDuration to the running
+// pipeline p and times their way through it. Phase n (from 0) draws its own
+// events (messageIds a phase before would make duplicates); the first one
+// is profiled.
+func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers []string, w *sinks.Producer, p *pipeline.Pipeline, rate, phase int) (LatencyResult, error) {
+	res := LatencyResult{Rate: rate}
 	var mu struct {
 		sync.Mutex
 		sent      map[string]time.Time
@@ -256,7 +280,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		factSeen  map[string]bool
 	}
 	mu.factSeen = map[string]bool{}
-	mu.sent = make(map[string]time.Time, cfg.Rate*int(cfg.LatencyDuration.Seconds()+1))
+	mu.sent = make(map[string]time.Time, rate*int(cfg.LatencyDuration.Seconds()+1))
 
 	// Readers of every send topic partition, from the end.
 	rctx, cancel := context.WithCancel(ctx)
@@ -308,10 +332,10 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	// Let the readers resolve the end offsets before anything new arrives.
 	time.Sleep(time.Second)
 
-	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed + 1, Users: DefaultGeneratorUsers,
-		Start: time.Now().UTC(), TimeStep: time.Second / time.Duration(max(cfg.Rate, 1))})
+	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed + 1 + int64(phase), Users: DefaultGeneratorUsers,
+		Start: time.Now().UTC(), TimeStep: time.Second / time.Duration(max(rate, 1))})
 	if err != nil {
-		return err
+		return res, err
 	}
 	before := p.Stats()
 	base := before.Events + before.Duplicates + before.DLQ
@@ -319,12 +343,14 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	stop := progress(cfg.Progress, func() string {
 		s := p.Stats()
 		return fmt.Sprintf("e2e latency: offered %d at %d/s, processed %d, decisions matched %d",
-			produced.Load(), cfg.Rate, s.Events+s.Duplicates+s.DLQ-base, matched.Load())
+			produced.Load(), rate, s.Events+s.Duplicates+s.DLQ-base, matched.Load())
 	})
-	stopProfile, err := cfg.profile("latency")
-	if err != nil {
-		stop()
-		return err
+	stopProfile := func() {}
+	if phase == 0 {
+		if stopProfile, err = cfg.profile("latency"); err != nil {
+			stop()
+			return res, err
+		}
 	}
 	defer stopProfile()
 	start := time.Now()
@@ -335,11 +361,11 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		select {
 		case <-ctx.Done():
 			stop()
-			return ctx.Err()
+			return res, ctx.Err()
 		case <-tick.C:
 		}
-		due := int64(time.Since(start).Seconds() * float64(cfg.Rate))
-		n := min(due-produced.Load(), int64(cfg.Rate))
+		due := int64(time.Since(start).Seconds() * float64(rate))
+		n := min(due-produced.Load(), int64(rate))
 		msgs = msgs[:0]
 		for i := int64(0); i < n; i++ {
 			r := gen.Next(nil)
@@ -358,7 +384,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		mu.Unlock()
 		if err := w.Produce(ctx, msgs); err != nil {
 			stop()
-			return fmt.Errorf("bench: e2e latency produce: %w", err)
+			return res, fmt.Errorf("bench: e2e latency produce: %w", err)
 		}
 		produced.Add(int64(len(msgs)))
 	}
@@ -375,11 +401,11 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		}
 		if err := p.Err(); err != nil {
 			stop()
-			return err
+			return res, err
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return fmt.Errorf("bench: e2e latency: only %d of %d processed", s.Events+s.Duplicates+s.DLQ-base, res.LatencyProduced)
+			return res, fmt.Errorf("bench: e2e latency: only %d of %d processed", s.Events+s.Duplicates+s.DLQ-base, res.LatencyProduced)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -393,6 +419,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	stop()
 	cancel()
 	wg.Wait()
+	res.LatencyDuplicates = p.Stats().Duplicates - before.Duplicates
 
 	lat := mu.latencies
 	slices.Sort(lat)
@@ -406,7 +433,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	slices.Sort(fl)
 	res.FactSamples = len(fl)
 	res.FactP50Ms, res.FactP99Ms, res.FactP999Ms = ms(percentile(fl, 0.50)), ms(percentile(fl, 0.99)), ms(percentile(fl, 0.999))
-	return nil
+	return res, nil
 }
 
 func measureCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []string) (CeilingResult, error) {

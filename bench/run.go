@@ -73,7 +73,11 @@ type Config struct {
 	// Rate: events/s offered in the e2e latency phase (default DefaultRate:
 	// half the measured e2e throughput).
 	Rate int
-	// LatencyDuration: how long the latency phase offers Rate (default
+	// MoreRates: events/s of further latency phases, one after the other
+	// after the one at Rate, each with its own events (a sweep of loads in
+	// one run).
+	MoreRates []int
+	// LatencyDuration: how long a latency phase offers its rate (default
 	// DefaultLatencyDuration, or DefaultQuickLatencyTime).
 	LatencyDuration time.Duration
 	// Brokers of a Kafka cluster for e2e and ceiling; empty starts the
@@ -141,6 +145,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bench: Config.Partitions %d: want 1..1024 (0 for GOMAXPROCS)", c.Partitions)
 	case c.Rate < 0:
 		return fmt.Errorf("bench: Config.Rate %d: must not be negative", c.Rate)
+	case slices.ContainsFunc(c.MoreRates, func(r int) bool { return r <= 0 }):
+		return fmt.Errorf("bench: Config.MoreRates %v: must be positive", c.MoreRates)
 	case c.LatencyDuration < 0:
 		return fmt.Errorf("bench: Config.LatencyDuration %s: must not be negative", c.LatencyDuration)
 	}
@@ -442,6 +448,11 @@ func (r *Results) WriteTable(w io.Writer) {
 		row("latency offered", "%.0f events/s for %.1fs (%d records)", x.OfferedPerSec, x.LatencySeconds, x.LatencyProduced)
 		row("event→decision latency", "p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  max %.1f ms  (%d samples)", x.P50Ms, x.P99Ms, x.P999Ms, x.MaxMs, x.LatencyMatched)
 		row("event→fact latency", "p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  (%d samples: first segment fact of an event)", x.FactP50Ms, x.FactP99Ms, x.FactP999Ms, x.FactSamples)
+		for _, l := range x.MoreLatency {
+			row(fmt.Sprintf("latency at %d/s", l.Rate), "decision p50 %.1f ms  p99 %.1f ms (%d)   fact p50 %.1f ms  p99 %.1f ms (%d)%s",
+				l.P50Ms, l.P99Ms, l.LatencyMatched, l.FactP50Ms, l.FactP99Ms, l.FactSamples,
+				pick(l.OfferedPerSec < 0.95*float64(l.Rate), fmt.Sprintf("  offered only %.0f/s", l.OfferedPerSec), ""))
+		}
 	}
 	if c := r.Ceiling; c != nil {
 		fmt.Fprintf(w, "\nceiling (kafka-go alone, one consumer per partition, same topic, no processing; the faster way)\n")

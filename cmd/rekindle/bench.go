@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/rekindle/rekindle/bench"
@@ -17,7 +18,14 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 	fs.IntVar(&cfg.Events, "events", 0, fmt.Sprintf("generated events for pipeline and e2e (default %d, quick %d)", bench.DefaultEvents, bench.DefaultQuickEvents))
 	fs.IntVar(&cfg.Users, "users", 0, fmt.Sprintf("users loaded by memory and restore (default %d, quick %d)", bench.DefaultBenchUsers, bench.DefaultQuickBenchUsers))
 	fs.IntVar(&cfg.Partitions, "partitions", 0, "partitions, one goroutine each (default GOMAXPROCS)")
-	fs.IntVar(&cfg.Rate, "rate", bench.DefaultRate, "events/s offered in the e2e latency phase (0: half the e2e throughput just measured)")
+	fs.Func("rate", "events/s offered in the e2e latency phase (default 0: half the e2e throughput just measured); `N[,N...]` runs a phase at each, in order", func(v string) error {
+		rates, err := parseRates(v)
+		if err != nil {
+			return err
+		}
+		cfg.Rate, cfg.MoreRates = rates[0], rates[1:]
+		return nil
+	})
 	fs.DurationVar(&cfg.LatencyDuration, "latency-duration", 0, fmt.Sprintf("how long the latency phase offers --rate (default %s, quick %s)", bench.DefaultLatencyDuration, bench.DefaultQuickLatencyTime))
 	brokers := fs.String("brokers", "", "comma-separated Kafka brokers for e2e and ceiling (default: the embedded broker)")
 	fs.StringVar(&cfg.Dir, "dir", "", "where the temporary state directory goes (default the system temp dir)")
@@ -53,4 +61,18 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 		fmt.Printf("results written to %s\n", *jsonFile)
 	}
 	return nil
+}
+
+// parseRates reads --rate: events/s, or a comma-separated list of them (0
+// only first: half the e2e throughput).
+func parseRates(v string) ([]int, error) {
+	var rates []int
+	for i, f := range strings.Split(v, ",") {
+		r, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || r < 0 || (r == 0 && i > 0) {
+			return nil, fmt.Errorf("%q: want events/s (0 for half the e2e throughput), or a comma-separated list of them, e.g. 5000,10000,20000", f)
+		}
+		rates = append(rates, r)
+	}
+	return rates, nil
 }

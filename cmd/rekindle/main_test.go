@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,19 @@ func TestReplayCommandWritesIdenticalFiles(t *testing.T) {
 	}
 }
 
+func TestBenchRateTakesAList(t *testing.T) {
+	for in, want := range map[string]string{"0": "[0]", "20000": "[20000]", "5000,10000, 20000": "[5000 10000 20000]", "0,5000": "[0 5000]"} {
+		if got, err := parseRates(in); err != nil || fmt.Sprint(got) != want {
+			t.Errorf("parseRates(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "5000,", "5000,0", "1e4"} {
+		if got, err := parseRates(in); err == nil {
+			t.Errorf("parseRates(%q) = %v, want an error", in, got)
+		}
+	}
+}
+
 func TestCommandErrorsSayWhatIsWrong(t *testing.T) {
 	dir := t.TempDir()
 	bad := writeFile(t, dir, "bad.yaml", "kafka:\n  brokers: [nohost]\n")
@@ -72,6 +86,8 @@ func TestCommandErrorsSayWhatIsWrong(t *testing.T) {
 		{cmdBroker(context.Background(), nil, []string{"--partitions", "0"}), "--partitions 0"},
 		{cmdDemo(context.Background(), nil, []string{"--rate", "-5"}), "rate -5"},
 		{cmdGenerate([]string{"extra"}), `unexpected argument "extra"`},
+		{cmdBench(context.Background(), nil, []string{"--rate", "5000,fast", "e2e"}), `"fast": want events/s`},
+		{cmdBench(context.Background(), nil, []string{"--rate", "5000,0", "e2e"}), `"0": want events/s`},
 	}
 	for i, c := range cases {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
