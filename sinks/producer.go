@@ -92,21 +92,19 @@ func (p *Producer) Produce(ctx context.Context, msgs []kafka.Message) error {
 	// Requests: each partition's messages whole in one, packed per leader
 	// up to MaxRequestBytes, in the order the partitions came.
 	var reqs [][]*partitionMsgs
-	open := map[int]int{} // leader -> its request being filled
-	fill := map[int]int{}
+	var sizes []int
+	open := map[int]int{} // leader -> the request of reqs being filled
 	for _, g := range order {
-		if g.alone() {
-			reqs = append(reqs, []*partitionMsgs{g})
-			continue
-		}
 		r, ok := open[g.leader]
-		if !ok || fill[g.leader]+g.size > MaxRequestBytes {
+		if g.alone() || !ok || sizes[r]+g.size > MaxRequestBytes {
 			r = len(reqs)
-			reqs = append(reqs, nil)
-			open[g.leader], fill[g.leader] = r, 0
+			reqs, sizes = append(reqs, nil), append(sizes, 0)
+			if !g.alone() {
+				open[g.leader] = r
+			}
 		}
 		reqs[r] = append(reqs[r], g)
-		fill[g.leader] += g.size
+		sizes[r] += g.size
 	}
 	now := time.Now()
 	errs := make([]error, len(reqs))
