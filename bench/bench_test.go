@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ func TestQuickBenchRuns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	results := filepath.Join(t.TempDir(), "results", "results.jsonl")
+	dir := t.TempDir()
 	prof := filepath.Join(t.TempDir(), "cpu")
 	res, err := bench.Run(ctx, bench.Config{
 		Quick:           true,
@@ -30,7 +32,7 @@ func TestQuickBenchRuns(t *testing.T) {
 		Rate:            2000,
 		MoreRates:       []int{1000},
 		LatencyDuration: 2 * time.Second,
-		Dir:             t.TempDir(),
+		Dir:             dir,
 		ResultsFile:     results,
 		CPUProfile:      prof,
 	})
@@ -91,5 +93,18 @@ func TestQuickBenchRuns(t *testing.T) {
 	}
 	if line.Env.GoVersion == "" || line.Env.GOMAXPROCS <= 0 || line.E2E == nil {
 		t.Errorf("results line lacks the environment or results: %s", b)
+	}
+	// The embedded broker kept its log in files (the default), under the
+	// run's directory, which is gone with it.
+	if line.BrokerLog != bench.BrokerLogDisk {
+		t.Errorf("results line: broker_log %q, want %q", line.BrokerLog, bench.BrokerLogDisk)
+	}
+	var table strings.Builder
+	res.WriteTable(&table)
+	if !strings.Contains(table.String(), "broker embedded (log on disk)") {
+		t.Errorf("table does not say where the broker's log was:\n%s", table.String())
+	}
+	if left, err := os.ReadDir(dir); err != nil || len(left) != 0 {
+		t.Errorf("the run left %v in its directory (%v)", left, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -121,13 +122,17 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 
 	brokers := cfg.Brokers
 	if len(brokers) == 0 {
-		b, err := broker.Start(broker.Options{Partitions: cfg.Partitions, Topics: scfg.AllTopics()})
+		opts := broker.Options{Partitions: cfg.Partitions, Topics: scfg.AllTopics()}
+		if cfg.BrokerLog == BrokerLogDisk {
+			opts.DataDir = filepath.Join(dir, "broker")
+		}
+		b, err := broker.Start(opts)
 		if err != nil {
 			return res, nil, err
 		}
 		defer b.Close()
 		brokers = b.Addrs()
-		fmt.Fprintf(cfg.Progress, "e2e: embedded broker at %s\n", brokers[0])
+		fmt.Fprintf(cfg.Progress, "e2e: embedded broker at %s, log in %s\n", brokers[0], cfg.BrokerLog)
 	} else if err := sinks.EnsureTopics(ctx, brokers, scfg.AllTopics(), cfg.Partitions, 1); err != nil {
 		return res, nil, err
 	}

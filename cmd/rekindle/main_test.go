@@ -88,6 +88,7 @@ func TestCommandErrorsSayWhatIsWrong(t *testing.T) {
 		{cmdGenerate([]string{"extra"}), `unexpected argument "extra"`},
 		{cmdBench(context.Background(), nil, []string{"--rate", "5000,fast", "e2e"}), `"fast": want events/s`},
 		{cmdBench(context.Background(), nil, []string{"--rate", "5000,0", "e2e"}), `"0": want events/s`},
+		{cmdBench(context.Background(), nil, []string{"--broker-log", "tape", "e2e"}), `BrokerLog "tape": want "disk" or "memory"`},
 	}
 	for i, c := range cases {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
