@@ -41,8 +41,9 @@ type fetcher struct {
 	free chan *fetched // responses the worker is done with
 }
 
-// fetchBuffers: one response being processed, one being fetched.
-const fetchBuffers = 2
+// fetchBuffers: one response being processed, one being fetched, and one
+// that the outputs in flight may point into (see PartitionWorker.release).
+const fetchBuffers = 3
 
 func newFetcher(client *kafka.Client, topic string, partition int32, maxBytes int, maxWait time.Duration, log *slog.Logger) *fetcher {
 	f := &fetcher{

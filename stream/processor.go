@@ -162,16 +162,20 @@ type cachedUser struct {
 // PartitionState must be discarded: its cache may hold changes that were
 // never committed.
 type PartitionState struct {
-	proc       *Processor
-	partition  int32
-	store      *state.Partition
-	cache      userCache
-	ahead      [lookahead + 1]uint64 // cache hashes of the next inputs' keys (see Prefetch)
-	dirty      []*cachedUser
-	seq        uint32 // next dense-id sequence number
-	seqDirty   bool
-	out        []Output
-	arena      []byte // output keys and values of the batch, reused after they are written
+	proc      *Processor
+	partition int32
+	store     *state.Partition
+	cache     userCache
+	ahead     [lookahead + 1]uint64 // cache hashes of the next inputs' keys (see Prefetch)
+	dirty     []*cachedUser
+	seq       uint32 // next dense-id sequence number
+	seqDirty  bool
+	out       []Output
+	arena     []byte // output keys and values of the batch, reused after they are written
+	// spareOut and spareArena are the other pair of output buffers: the
+	// outputs TakeOutputs last returned, still being written.
+	spareOut   []Output
+	spareArena []byte
 	lastTime   string // formatTime(lastTimeMs), in timeBufs[timeSlot]
 	timeBufs   [2][]byte
 	timeSlot   int
@@ -233,6 +237,19 @@ func (p *Processor) NewPartitionState(store *state.Partition, partition int32) (
 
 // Outputs returns the outputs collected since the last Flush or Commit.
 func (ps *PartitionState) Outputs() []Output { return ps.out }
+
+// TakeOutputs returns the outputs collected since the last Flush, Commit
+// or TakeOutputs, and collects the next ones in other buffers: the outputs
+// returned (and the bytes they point to, dead letters aside) stay valid
+// while the next batch is processed, until the next TakeOutputs. A caller
+// can so write a batch's outputs while it processes the next batch.
+func (ps *PartitionState) TakeOutputs() []Output {
+	outs := ps.out
+	ps.out, ps.spareOut = ps.spareOut, ps.out
+	ps.arena, ps.spareArena = ps.spareArena, ps.arena
+	ps.clearOutputs()
+	return outs
+}
 
 // Flush ends a batch whose outputs the caller has had acknowledged: it drops
 // the outputs, resets the counters and applies the batch's segment changes

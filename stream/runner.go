@@ -235,9 +235,22 @@ type PartitionWorker struct {
 	partition int32
 
 	ps        *PartitionState
+	fetcher   *fetcher
 	next      int64 // offset after the last processed input (kafka.FirstOffset: none yet)
 	committed int64 // the offset stored with the state
-	msgs      []kafka.Message
+
+	// The outputs of a batch are written while the next batch is processed
+	// (see send and awaitSent); msgs[cur] is the next batch's.
+	msgs [2][]kafka.Message
+	cur  int
+	// sent receives the result of the write in flight; sending is its
+	// number of outputs, -1 when none is in flight.
+	sent    chan error
+	sending int
+	// held are fetch responses the write in flight may point into (dead
+	// letters carry their input's bytes): handed back to the fetcher when
+	// it is acknowledged.
+	held []*fetched
 
 	lastGroupCommit, lastSizes, lastSnapshot time.Time
 	groupOffset                              int64 // the last offset committed to the group
@@ -257,11 +270,14 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 		return err
 	}
 	w.ps = ps
+	w.sent, w.sending = make(chan error, 1), -1
 	// Whatever the exit, the commit in flight lands first: a worker
 	// restarted from the store must not read it half-way (it would apply
-	// its inputs twice on top of a commit that lands later).
+	// its inputs twice on top of a commit that lands later). The write in
+	// flight ends first too, so that a restarted worker's writes follow it.
 	defer ps.WaitCommit()
 	defer w.waitGroupCommit()
+	defer w.awaitSent()
 	next, ok, err := store.Offset()
 	if err != nil {
 		return err
@@ -283,6 +299,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 	// are due on the clock, not only when events arrive.
 	fctx, stopFetch := context.WithCancel(ctx)
 	f := newFetcher(r.fetchClient, topic, w.partition, FetchMaxBytes, timerTick, r.log)
+	w.fetcher = f
 	fetchDone := make(chan struct{})
 	go func() {
 		defer close(fetchDone)
@@ -300,10 +317,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 		}
 		if buf == nil {
 			// Shutdown or revocation: save the bitmaps with the state.
-			if w.next >= 0 {
-				return ps.Commit(w.next, false, true)
-			}
-			return nil
+			return w.final()
 		}
 		if buf.err != nil {
 			r.log.Warn("fetch failed; retrying", "topic", topic, "partition", w.partition, "err", buf.err)
@@ -324,11 +338,33 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 				break
 			}
 		}
-		f.free <- buf
+		w.release(buf)
 		if ctx.Err() != nil {
-			return ps.Commit(w.next, false, true)
+			return w.final()
 		}
 	}
+}
+
+// final commits the state, with the bitmaps, once the outputs in flight
+// are acknowledged: the last thing a worker does when it stops on purpose.
+func (w *PartitionWorker) final() error {
+	if err := w.awaitSent(); err != nil {
+		return err
+	}
+	if w.next < 0 {
+		return nil
+	}
+	return w.ps.Commit(w.next, false, true)
+}
+
+// release hands a processed fetch response back to the fetcher, or, while
+// outputs that may point into it are in flight, once they are acknowledged.
+func (w *PartitionWorker) release(buf *fetched) {
+	if w.sending >= 0 && len(buf.inputs) > 0 {
+		w.held = append(w.held, buf)
+		return
+	}
+	w.fetcher.free <- buf
 }
 
 // FetchMaxBytes bounds one fetch response of a partition worker (the Java
@@ -372,7 +408,11 @@ func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
 		ps.EmitSizes(now)
 	}
 	if len(ins) == 0 && fired == 0 && !sizes {
-		// Idle: commit what the last batches left uncommitted once due.
+		// Idle: nothing to do while the last outputs are in flight; then
+		// commit what the last batches left uncommitted once due.
+		if err := w.awaitSent(); err != nil {
+			return err
+		}
 		if w.next != w.committed && ps.CommitDue(now) {
 			if err := ps.CommitAsync(w.next, false, false); err != nil {
 				return err
@@ -383,33 +423,23 @@ func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
 		w.commitGroupOffset(ctx)
 		return nil
 	}
-	outs := ps.Outputs()
-	if len(outs) > 0 {
-		w.msgs = w.msgs[:0]
-		for i := range outs {
-			o := &outs[i]
-			km := kafka.Message{Topic: o.Topic, Key: o.Key, Value: o.Value}
-			for _, h := range o.Headers {
-				km.Headers = append(km.Headers, kafka.Header{Key: h.Key, Value: h.Value})
-			}
-			w.msgs = append(w.msgs, km)
-		}
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		err := r.writer.Produce(wctx, w.msgs)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("stream: write %d outputs of %s/%d: %w", len(w.msgs), cfg.Topics.Events, w.partition, err)
-		}
-		clear(w.msgs)
+	// The last batch's outputs are acknowledged before this batch's go
+	// out (a partition's outputs stay in order) and before its buffers are
+	// reused for the next batch.
+	if err := w.awaitSent(); err != nil {
+		return err
 	}
-	if h := r.opts.Hooks.OutputsAcked; h != nil {
-		h(w.partition, len(outs))
-	}
+	w.send(ctx, ps.TakeOutputs())
 	counters := *ps.Counters()
 	snapshot := time.Since(w.lastSnapshot) >= time.Duration(cfg.Segments.SnapshotInterval)
 	if snapshot || ctx.Err() != nil || ps.CommitDue(now) {
 		if snapshot {
 			w.lastSnapshot = time.Now()
+		}
+		// No state is committed before the outputs of its inputs are
+		// acknowledged.
+		if err := w.awaitSent(); err != nil {
+			return err
 		}
 		if err := ps.CommitAsync(w.next, false, snapshot); err != nil {
 			return err
@@ -423,6 +453,62 @@ func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
 	r.stats.Batches.Add(1)
 
 	w.commitGroupOffset(ctx)
+	return nil
+}
+
+// send starts writing a batch's outputs on another goroutine; awaitSent
+// waits for the acknowledgement. One write is in flight at a time, so a
+// partition's outputs reach each output partition in the order they were
+// made; the worker processes the next batch meanwhile.
+func (w *PartitionWorker) send(ctx context.Context, outs []Output) {
+	r := w.runner
+	if len(outs) == 0 {
+		if h := r.opts.Hooks.OutputsAcked; h != nil {
+			h(w.partition, 0)
+		}
+		return
+	}
+	msgs := w.msgs[w.cur][:0]
+	for i := range outs {
+		o := &outs[i]
+		km := kafka.Message{Topic: o.Topic, Key: o.Key, Value: o.Value}
+		for _, h := range o.Headers {
+			km.Headers = append(km.Headers, kafka.Header{Key: h.Key, Value: h.Value})
+		}
+		msgs = append(msgs, km)
+	}
+	w.msgs[w.cur] = msgs
+	w.cur ^= 1
+	w.sending = len(msgs)
+	sent := w.sent
+	go func() {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		sent <- r.writer.Produce(wctx, msgs)
+	}()
+}
+
+// awaitSent waits for the outputs in flight, if any, to be acknowledged and
+// hands back the fetch responses they may have pointed into.
+func (w *PartitionWorker) awaitSent() error {
+	if w.sending < 0 {
+		return nil
+	}
+	err := <-w.sent
+	n := w.sending
+	w.sending = -1
+	clear(w.msgs[w.cur^1])
+	for _, buf := range w.held {
+		w.fetcher.free <- buf
+	}
+	clear(w.held)
+	w.held = w.held[:0]
+	if err != nil {
+		return fmt.Errorf("stream: write %d outputs of %s/%d: %w", n, w.runner.proc.cfg.Topics.Events, w.partition, err)
+	}
+	if h := w.runner.opts.Hooks.OutputsAcked; h != nil {
+		h(w.partition, n)
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/rekindle/rekindle/sinks"
 	"github.com/rekindle/rekindle/sinks/broker"
@@ -759,4 +761,94 @@ func TestBrokerRestartUnderTheProcessor(t *testing.T) {
 		}
 	}
 	checkDecisions(t, s, decisionsByUser(t, b.Addrs()))
+}
+
+// A batch's outputs are written while the worker processes the next batch.
+// The broker holds the first write of facts until the worker has processed
+// another input, which the test produces only once the write is held: a
+// worker that waited for its write would never get there (the hold gives up
+// after 20 s and the test fails). The partition's outputs still arrive in
+// the order they were made: every fact of the first round before any of the
+// second.
+func TestOutputsInFlightWhileTheNextBatchIsProcessed(t *testing.T) {
+	b := startBroker(t)
+	c := b.Cluster()
+	var processed atomic.Int64
+	held := make(chan int64, 1)      // inputs processed when the write was held
+	progressed := make(chan bool, 1) // whether more were processed during the hold
+	var holding atomic.Bool
+	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req := kreq.(*kmsg.ProduceRequest)
+		facts := slices.ContainsFunc(req.Topics, func(t kmsg.ProduceRequestTopic) bool { return t.Topic == "rekindle.facts" })
+		if !facts || !holding.CompareAndSwap(false, true) {
+			return nil, nil, false
+		}
+		c.DropControl()
+		n0 := processed.Load()
+		held <- n0
+		c.SleepControl(func() {
+			for deadline := time.Now().Add(20 * time.Second); processed.Load() == n0 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+		})
+		progressed <- processed.Load() > n0
+		return nil, nil, false // the broker writes it now
+	})
+
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	event := func(round int, name, props string) kafka.Message {
+		id := fmt.Sprintf("r%d-%s", round, strings.ReplaceAll(name, " ", ""))
+		return kafka.Message{Key: []byte("user-a"), Value: []byte(fmt.Sprintf(
+			`{"type":"track","userId":"user-a","messageId":%q,"timestamp":%q,"event":%q,"properties":%s}`,
+			id, at.Add(time.Duration(round)*time.Minute).Format(time.RFC3339), name, props))}
+	}
+	first := []kafka.Message{
+		{Key: []byte("user-a"), Value: []byte(`{"type":"identify","userId":"user-a","messageId":"r1-identify","timestamp":"` +
+			at.Format(time.RFC3339) + `","traits":{"email":"a@example.com"}}`)},
+		event(1, "Application Opened", `{}`),
+		event(1, "Push Permission Changed", `{"granted":true}`),
+		event(1, "Email Subscription Changed", `{"status":"subscribed"}`),
+	}
+	second := []kafka.Message{
+		event(2, "Push Permission Changed", `{"granted":false}`),
+		event(2, "Email Subscription Changed", `{"status":"unsubscribed"}`),
+	}
+	produce(t, b.Addrs(), "events", first)
+
+	cfg := testConfig(t, b.Addrs(), filepath.Join(t.TempDir(), "state"), "")
+	p, err := Start(context.Background(), Options{Config: cfg, NoHTTP: true,
+		Hooks: stream.Hooks{InBatch: func(int32, int) { processed.Add(1) }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	select {
+	case n := <-held:
+		t.Logf("the first write of facts held after %d inputs", n)
+	case <-time.After(time.Minute):
+		t.Fatal("no write of facts within a minute")
+	}
+	produce(t, b.Addrs(), "events", second)
+	if !<-progressed {
+		t.Fatal("the worker processed nothing while its last batch's outputs were in flight")
+	}
+	waitFor(t, "both rounds processed", time.Minute, func() bool { return p.Stats().Events == int64(len(first)+len(second)) })
+
+	var rounds []byte // the round of each fact of user-a, in the facts topic's order
+	waitFor(t, "the second round's facts", time.Minute, func() bool {
+		rounds = rounds[:0]
+		for _, m := range readTopic(t, b.Addrs(), "rekindle.facts") {
+			var f sinks.Fact
+			if err := json.Unmarshal(m.Value, &f); err != nil {
+				t.Fatalf("fact %s: %v", m.Value, err)
+			}
+			if f.UserID == "user-a" && len(f.MessageID) > 1 {
+				rounds = append(rounds, f.MessageID[1])
+			}
+		}
+		return bytes.IndexByte(rounds, '2') >= 0
+	})
+	if i := bytes.IndexByte(rounds, '1'); i < 0 || bytes.LastIndexByte(rounds, '1') > bytes.IndexByte(rounds, '2') {
+		t.Errorf("facts by round in the topic's order: %s, want every 1 before any 2", rounds)
+	}
 }
