@@ -1,0 +1,43 @@
+package bench
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/rekindle/rekindle/sinks"
+)
+
+// The latency instrument finds the message id in facts and decisions as the
+// sinks encoders write them, the same as decoding them would.
+func TestOutputMessageIDs(t *testing.T) {
+	entered := true
+	facts := []sinks.Fact{
+		{FactID: "f1", Kind: sinks.FactSegmentChange, UserID: "u", At: "2026-11-30T00:00:00.000Z", Segment: "lapsed", Entered: &entered, Cause: "event", MessageID: "9b1e-4c"},
+		{FactID: "f2", Kind: sinks.FactSegmentChange, UserID: `"message_id":"fake"`, At: "x", Segment: "lapsed", Entered: &entered},
+		{FactID: "f3", Kind: "suppression", UserID: "u", At: "x", Reason: `,"message_id":"no`, MessageID: "m-3"},
+	}
+	for _, f := range facts {
+		v := sinks.AppendFact(nil, &f)
+		if got := string(factMessageID(v)); got != f.MessageID {
+			t.Errorf("factMessageID(%s) = %q, want %q", v, got, f.MessageID)
+		}
+	}
+	decisions := []sinks.Decision{
+		{DecisionID: "d1", UserID: "u", Channel: "push", Trigger: sinks.Trigger{Event: "Order Completed", MessageID: "m-1", Topic: "events", Offset: 7}},
+		{DecisionID: "d2", UserID: `,"trigger":{"message_id":"fake"}`, Channel: "push", Trigger: sinks.Trigger{Timer: "lapsed", Topic: "events"},
+			Attributes: sinks.Attributes{Properties: json.RawMessage(`{"message_id":"fake","nested":{"trigger":{"message_id":"x"}}}`)}},
+		{DecisionID: "d4", Trigger: sinks.Trigger{Event: `Order} "Completed"`, MessageID: "m-4"}},
+		{DecisionID: "d3", Trigger: sinks.Trigger{MessageID: "m-3"},
+			Attributes: sinks.Attributes{Properties: json.RawMessage(`{"message_id":"fake"}`)}},
+	}
+	for _, d := range decisions {
+		v := sinks.AppendDecision(nil, &d)
+		var back sinks.Decision
+		if err := json.Unmarshal(v, &back); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(decisionMessageID(v)); got != back.Trigger.MessageID {
+			t.Errorf("decisionMessageID(%s) = %q, want %q", v, got, back.Trigger.MessageID)
+		}
+	}
+}
