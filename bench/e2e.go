@@ -410,40 +410,71 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		}
 	}
 	defer stopProfile()
+	// One write is in flight while the next batch is generated, so the
+	// offered rate is not capped by the time the broker takes to
+	// acknowledge. An event's clock starts when its write is sent.
+	jobs := make(chan []kafka.Message)
+	written := make(chan error, 1)
+	var writeFailed atomic.Bool
+	go func() {
+		var err error
+		for msgs := range jobs {
+			if err != nil {
+				continue
+			}
+			now := time.Now()
+			mu.Lock()
+			for i := range msgs {
+				if id := messageID(msgs[i].Value); id != "" {
+					mu.sent[id] = now
+				}
+			}
+			mu.Unlock()
+			if err = w.Produce(ctx, msgs); err != nil {
+				writeFailed.Store(true)
+				continue
+			}
+			produced.Add(int64(len(msgs)))
+		}
+		written <- err
+	}()
 	start := time.Now()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	msgs := make([]kafka.Message, 0, 1024)
-	for time.Since(start) < cfg.LatencyDuration {
-		select {
-		case <-ctx.Done():
-			stop()
-			return res, ctx.Err()
-		case <-tick.C:
-		}
-		due := int64(time.Since(start).Seconds() * float64(rate))
-		n := min(due-produced.Load(), int64(rate))
-		msgs = msgs[:0]
-		for i := int64(0); i < n; i++ {
-			r := gen.Next(nil)
-			msgs = append(msgs, kafka.Message{Topic: scfg.Topics.Events, Key: r.Key, Value: r.Value})
-		}
-		if len(msgs) == 0 {
-			continue
-		}
-		now := time.Now()
-		mu.Lock()
-		for i := range msgs {
-			if id := messageID(msgs[i].Value); id != "" {
-				mu.sent[id] = now
+	err = func() error {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		var generated int64
+		for time.Since(start) < cfg.LatencyDuration && !writeFailed.Load() {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-tick.C:
+			}
+			due := int64(time.Since(start).Seconds() * float64(rate))
+			n := min(due-generated, int64(rate))
+			if n <= 0 {
+				continue
+			}
+			msgs := make([]kafka.Message, 0, n)
+			for range n {
+				r := gen.Next(nil)
+				msgs = append(msgs, kafka.Message{Topic: scfg.Topics.Events, Key: r.Key, Value: r.Value})
+			}
+			generated += n
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case jobs <- msgs:
 			}
 		}
-		mu.Unlock()
-		if err := w.Produce(ctx, msgs); err != nil {
-			stop()
-			return res, fmt.Errorf("bench: e2e latency produce: %w", err)
-		}
-		produced.Add(int64(len(msgs)))
+		return nil
+	}()
+	close(jobs)
+	if werr := <-written; werr != nil {
+		err = fmt.Errorf("bench: e2e latency produce: %w", werr)
+	}
+	if err != nil {
+		stop()
+		return res, err
 	}
 	res.LatencySeconds = time.Since(start).Seconds()
 	res.LatencyProduced = produced.Load()
