@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -205,18 +206,54 @@ func (p *Producer) produceMany(ctx context.Context, parts []*partitionMsgs, msgs
 }
 
 // recordsOf returns the records of the messages at idx. Each call makes new
-// ones: a request consumes their key and value readers.
+// ones: a request consumes their key and value readers. They come in one
+// allocation (kafka.NewRecordReader copies the records, and kafka.NewBytes
+// allocates a reader per key and per value).
 func recordsOf(msgs []kafka.Message, idx []int, now time.Time) kafka.RecordReader {
-	records := make([]kafka.Record, len(idx))
+	l := &recordList{entries: make([]recordEntry, len(idx))}
 	for k, i := range idx {
-		m := &msgs[i]
+		m, e := &msgs[i], &l.entries[k]
 		t := m.Time
 		if t.IsZero() {
 			t = now
 		}
-		records[k] = kafka.Record{Time: t, Key: kafka.NewBytes(m.Key), Value: kafka.NewBytes(m.Value), Headers: m.Headers}
+		e.rec = kafka.Record{Time: t, Key: e.key.of(m.Key), Value: e.value.of(m.Value), Headers: m.Headers}
 	}
-	return kafka.NewRecordReader(records...)
+	return l
+}
+
+// recordList reads its records in order, as kafka.NewRecordReader's does.
+type recordList struct {
+	entries []recordEntry
+	next    int
+}
+
+type recordEntry struct {
+	rec        kafka.Record
+	key, value recordBytes
+}
+
+func (l *recordList) ReadRecord() (*kafka.Record, error) {
+	if l.next >= len(l.entries) {
+		return nil, io.EOF
+	}
+	l.next++
+	return &l.entries[l.next-1].rec, nil
+}
+
+// recordBytes is the key or the value of a record being produced, as
+// kafka.NewBytes makes it.
+type recordBytes struct{ bytes.Reader }
+
+func (*recordBytes) Close() error { return nil }
+
+// of points r at b; nil stays nil (a record without a key).
+func (r *recordBytes) of(b []byte) kafka.Bytes {
+	if b == nil {
+		return nil
+	}
+	r.Reset(b)
+	return r
 }
 
 // forget drops what the Producer knows of the partitions' topics: their
