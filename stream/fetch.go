@@ -11,6 +11,10 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// errStateAheadOfLog marks a fetch refused because the offset stored with
+// the state lies beyond the end of the partition.
+var errStateAheadOfLog = errors.New("state ahead of the log")
+
 // fetched is the content of one fetch response: inputs whose keys and
 // values live in arena. It is reused once the worker hands it back.
 type fetched struct {
@@ -115,6 +119,12 @@ func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64,
 				"lost", res.LogStartOffset-offset)
 			buf.next = res.LogStartOffset
 			return res.LogStartOffset, nil
+		}
+		if errors.Is(res.Error, kafka.OffsetOutOfRange) && offset >= 0 && res.HighWatermark >= 0 && offset > res.HighWatermark {
+			return offset, fmt.Errorf("stream: fetch %s/%d: the offset stored with the state, %d, is past the end of the partition, %d: "+
+				"the topic was recreated or the broker lost its log, and the state was built from another log. "+
+				"Waiting; once the log reaches %d its records before that would be skipped: stop and move state.dir away to rebuild "+
+				"the state from this log: %w: %w", f.topic, f.partition, offset, res.HighWatermark, offset, errStateAheadOfLog, res.Error)
 		}
 		return offset, fmt.Errorf("stream: fetch %s/%d at offset %d: %w", f.topic, f.partition, offset, res.Error)
 	}

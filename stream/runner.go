@@ -320,7 +320,11 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 			return w.final()
 		}
 		if buf.err != nil {
-			r.log.Warn("fetch failed; retrying", "topic", topic, "partition", w.partition, "err", buf.err)
+			level := slog.LevelWarn
+			if errors.Is(buf.err, errStateAheadOfLog) {
+				level = slog.LevelError // no retry mends it
+			}
+			r.log.Log(ctx, level, "fetch failed; retrying", "topic", topic, "partition", w.partition, "err", buf.err)
 		} else if len(buf.inputs) == 0 && buf.next >= 0 {
 			w.next = buf.next // past records deleted by retention
 		}

@@ -38,7 +38,7 @@ func cmdRun(ctx context.Context, log *slog.Logger, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := pipeline.Start(ctx, pipeline.Options{Config: cfg, Logger: log})
+	p, err := pipeline.Start(ctx, pipeline.Options{Config: cfg, Logger: log, PersistEmbeddedBroker: true})
 	if err != nil {
 		return err
 	}

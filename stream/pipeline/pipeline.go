@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,12 @@ type Options struct {
 	// BrokerListen is where the embedded broker listens when
 	// Config.Kafka.Brokers is empty (default 127.0.0.1:0).
 	BrokerListen string
+	// PersistEmbeddedBroker keeps the embedded broker's log in files in
+	// EmbeddedBrokerDir instead of in memory: the log then outlives the
+	// process like the state it goes with (a state whose offsets point
+	// past an empty log would wait for events that never come), and its
+	// size is bounded by the disk, not the heap.
+	PersistEmbeddedBroker bool
 	// FileSinkDir: with no ClickHouse configured, the loader writes its rows
 	// as JSONEachRow files here; empty runs no loader then.
 	FileSinkDir string
@@ -58,6 +65,16 @@ type Pipeline struct {
 	errs   []error
 }
 
+// EmbeddedBrokerDir is where a persisted embedded broker keeps its log:
+// beside the state directory, "<state.dir>-broker".
+func EmbeddedBrokerDir(cfg stream.Config) string {
+	dir := cfg.State.Dir
+	if dir == "" {
+		dir = stream.DefaultStateDir
+	}
+	return filepath.Clean(dir) + "-broker"
+}
+
 // Start starts every part and returns once they run.
 func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	cfg := opts.Config
@@ -78,17 +95,23 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	}()
 
 	if len(p.Brokers) == 0 {
-		p.Embedded, err = broker.Start(broker.Options{
+		bopts := broker.Options{
 			Listen:     opts.BrokerListen,
 			Partitions: cfg.Kafka.Partitions,
 			Topics:     cfg.AllTopics(),
-		})
+		}
+		where := "in memory"
+		if opts.PersistEmbeddedBroker {
+			bopts.DataDir = EmbeddedBrokerDir(cfg)
+			where = bopts.DataDir
+		}
+		p.Embedded, err = broker.Start(bopts)
 		if err != nil {
 			return p, err
 		}
 		p.Brokers = p.Embedded.Addrs()
 		log.Info("no kafka.brokers configured: started the embedded Kafka-protocol broker (for demos and development, not production)",
-			"addr", p.Brokers[0], "partitions", cfg.Kafka.Partitions)
+			"addr", p.Brokers[0], "partitions", cfg.Kafka.Partitions, "log", where)
 	}
 	if cfg.CreateTopicsEnabled() {
 		if err := sinks.EnsureTopics(ctx, p.Brokers, cfg.AllTopics(), cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor); err != nil {

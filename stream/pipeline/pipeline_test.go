@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -851,4 +853,111 @@ func TestOutputsInFlightWhileTheNextBatchIsProcessed(t *testing.T) {
 	if i := bytes.IndexByte(rounds, '1'); i < 0 || bytes.LastIndexByte(rounds, '1') > bytes.IndexByte(rounds, '2') {
 		t.Errorf("facts by round in the topic's order: %s, want every 1 before any 2", rounds)
 	}
+}
+
+// A processor on its embedded broker (no kafka.brokers) restarts: with the
+// broker's log persisted beside the state, the second run resumes where the
+// state left off and processes only what arrived since, every event once.
+// (With the log in memory the restarted broker is empty, the stored
+// offsets point past its end and the new events are never processed.)
+func TestEmbeddedBrokerRestartsWithItsState(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	s := newScenarioAt(60, time.Now().UTC().Add(-time.Hour).Truncate(time.Minute))
+	half := len(s.records) / 2
+	cfg := testConfig(t, nil, dir, "")
+	cfg.Kafka.Brokers = nil
+	partitions := 0
+	run := func(records []kafka.Message, want int64) {
+		t.Helper()
+		p, err := Start(context.Background(), Options{Config: cfg, NoHTTP: true, PersistEmbeddedBroker: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close(context.Background())
+		if p.Embedded == nil {
+			t.Fatal("no embedded broker started")
+		}
+		partitions = p.Partitions
+		produce(t, p.Brokers, "events", records)
+		waitFor(t, fmt.Sprintf("%d inputs processed", want), time.Minute, func() bool {
+			st := p.Stats()
+			return st.Events+st.DLQ+st.Duplicates >= want
+		})
+		time.Sleep(200 * time.Millisecond) // nothing more arrives
+		if st := p.Stats(); st.Events+st.DLQ+st.Duplicates != want || st.Duplicates != 0 {
+			t.Errorf("this run processed %d inputs (%d duplicates), want %d and none", st.Events+st.DLQ+st.Duplicates, st.Duplicates, want)
+		}
+	}
+	run(s.records[:half], int64(half))
+	if _, err := os.Stat(EmbeddedBrokerDir(cfg)); err != nil {
+		t.Fatalf("the embedded broker's log: %v", err)
+	}
+	run(s.records[half:], int64(len(s.records)-half))
+
+	store, err := state.Open(state.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for u, want := range s.perUser {
+		var rec state.UserRecord
+		found, err := store.Partition(stream.PartitionOf(u, partitions)).GetUser(u, &rec)
+		if err != nil || !found || int64(rec.Events) != want {
+			t.Errorf("user %s: found=%v err=%v, %d events applied, want %d", u, found, err, rec.Events, want)
+		}
+	}
+}
+
+// A state whose offsets point past the end of its partition (here: an
+// embedded broker that kept its log in memory, restarted) is reported as
+// an error that says what happened and what to do, not retried quietly.
+func TestStateAheadOfTheLogIsReported(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	s := newScenarioAt(20, time.Now().UTC().Add(-time.Hour).Truncate(time.Minute))
+	cfg := testConfig(t, nil, dir, "")
+	cfg.Kafka.Brokers = nil
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelError}))
+	for run := range 2 {
+		p, err := Start(context.Background(), Options{Config: cfg, NoHTTP: true, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		records := s.records // then one more to an empty log
+		if run == 1 {
+			records = records[:1]
+		}
+		produce(t, p.Brokers, "events", records)
+		if run == 0 {
+			waitFor(t, "every input processed", time.Minute, func() bool {
+				st := p.Stats()
+				return st.Events+st.DLQ == int64(len(s.records))
+			})
+		} else {
+			waitFor(t, "the error logged", time.Minute, func() bool {
+				return strings.Contains(logs.String(), "is past the end of the partition")
+			})
+		}
+		p.Close(context.Background())
+	}
+	if out := logs.String(); !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "move state.dir away") {
+		t.Errorf("log:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
