@@ -50,6 +50,15 @@ func TestQuickBenchRuns(t *testing.T) {
 	if e.LatencyMatched == 0 || !(e.P50Ms <= e.P99Ms && e.P99Ms <= e.P999Ms && e.P999Ms <= e.MaxMs) || e.P50Ms <= 0 {
 		t.Errorf("e2e latency: %+v", e)
 	}
+	// The workers' time is split whole: working, waiting for acks, waiting
+	// for input (each wait is counted when it ends, so a phase's shares can
+	// exceed its wall time by a wait that began before it).
+	for name, w := range map[string]bench.WorkerShares{"throughput": e.Workers, "latency": e.LatencyWorkers} {
+		sum := w.Working + w.WaitingForAcks + w.WaitingForInput
+		if w.Working <= 0 || w.WaitingForAcks < 0 || w.WaitingForInput < 0 || sum < 0.8 || sum > 1.3 {
+			t.Errorf("workers' time in the %s phase: %+v (sum %.2f)", name, w, sum)
+		}
+	}
 	if len(e.MoreLatency) != 1 {
 		t.Fatalf("e2e: %d latency phases after the first, want 1 (MoreRates)", len(e.MoreLatency))
 	}

@@ -48,10 +48,42 @@ type E2EResult struct {
 	Seconds          float64 `json:"seconds"`
 	EventsPerSecond  float64 `json:"events_per_second"`
 	CPUSeconds       float64 `json:"cpu_seconds"` // user+sys of the process (broker included when embedded)
+	// Workers: where the partition workers' time went in the throughput
+	// phase (shares of their wall time).
+	Workers WorkerShares `json:"workers"`
 	// The latency phase at Config.Rate.
 	LatencyResult
 	// MoreLatency: the phases at Config.MoreRates, in order.
 	MoreLatency []LatencyResult `json:"more_latency,omitempty"`
+}
+
+// WorkerShares split the partition workers' wall time: working
+// (processing, timers, encoding commits), waiting for the acknowledgement
+// of outputs, waiting for input. Workers that mostly wait for input are not
+// what limits the throughput.
+type WorkerShares struct {
+	Working         float64 `json:"working"`
+	WaitingForAcks  float64 `json:"waiting_for_acks"`
+	WaitingForInput float64 `json:"waiting_for_input"`
+}
+
+func (w WorkerShares) String() string {
+	return fmt.Sprintf("working %.0f%%, waiting for acks %.0f%%, waiting for input %.0f%%",
+		100*w.Working, 100*w.WaitingForAcks, 100*w.WaitingForInput)
+}
+
+// workerShares returns the shares of the workers' time between two
+// readings of the pipeline's statistics, for partitions workers over wall.
+func workerShares(before, after pipeline.WorkerSeconds, wall time.Duration, partitions int) WorkerShares {
+	total := wall.Seconds() * float64(partitions)
+	if total <= 0 {
+		return WorkerShares{}
+	}
+	return WorkerShares{
+		Working:         (after.Working - before.Working) / total,
+		WaitingForAcks:  (after.WaitingForAcks - before.WaitingForAcks) / total,
+		WaitingForInput: (after.WaitingForInput - before.WaitingForInput) / total,
+	}
 }
 
 // LatencyResult is one latency phase: events offered at a fixed rate while
@@ -77,6 +109,9 @@ type LatencyResult struct {
 	FactP50Ms   float64 `json:"fact_p50_ms"`
 	FactP99Ms   float64 `json:"fact_p99_ms"`
 	FactP999Ms  float64 `json:"fact_p999_ms"`
+	// LatencyWorkers: where the workers' time went while the rate was
+	// offered.
+	LatencyWorkers WorkerShares `json:"latency_workers"`
 }
 
 // CeilingResult: kafka-go alone reading the same events topic, one
@@ -182,7 +217,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 		return res, nil, err
 	}
 	defer func() { stopProfile() }() // the error returns below
-	tStart, cpu0 := time.Now(), cpuTime()
+	tStart, cpu0, ws0 := time.Now(), cpuTime(), p.Stats().WorkerSeconds
 	var tFirst time.Time
 	var atFirst int64
 	stop = progress(cfg.Progress, func() string {
@@ -213,6 +248,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 	stop()
 	res.CPUSeconds = (cpuTime() - cpu0).Seconds()
 	s := p.Stats()
+	res.Workers = workerShares(ws0, s.WorkerSeconds, tEnd.Sub(tStart), p.Partitions)
 	res.Processed = s.Events + s.Duplicates + s.DLQ
 	res.DLQ = s.DLQ
 	for _, n := range s.Decisions {
@@ -454,7 +490,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		}
 		written <- err
 	}()
-	start := time.Now()
+	start, ws0 := time.Now(), p.Stats().WorkerSeconds
 	err = func() error {
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
@@ -493,6 +529,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		return res, err
 	}
 	res.LatencySeconds = time.Since(start).Seconds()
+	res.LatencyWorkers = workerShares(ws0, p.Stats().WorkerSeconds, time.Since(start), p.Partitions)
 	res.LatencyProduced = produced.Load()
 	res.OfferedPerSec = float64(res.LatencyProduced) / res.LatencySeconds
 

@@ -61,6 +61,11 @@ type Stats struct {
 	Batches    atomic.Int64
 	Commits    atomic.Int64 // state commits (see StateConfig.CommitInterval)
 	Partitions atomic.Int64 // partitions currently owned
+	// Where the partition workers' time went, summed over workers, in
+	// nanoseconds: working (processing, timers, encoding commits), waiting
+	// for the acknowledgement of outputs, waiting for input. A processor
+	// that waits for input most of the time is not the bottleneck.
+	WorkNanos, AckWaitNanos, InputWaitNanos atomic.Int64
 }
 
 // Snapshot returns the counters so far.
@@ -247,6 +252,7 @@ type PartitionWorker struct {
 	// number of outputs, -1 when none is in flight.
 	sent    chan error
 	sending int
+	ackWait time.Duration // waited in awaitSent so far
 	// held are fetch responses the write in flight may point into (dead
 	// letters carry their input's bytes): handed back to the fetcher when
 	// it is acknowledged.
@@ -311,10 +317,14 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 	}()
 	for {
 		var buf *fetched
+		waitStart := time.Now()
 		select {
 		case buf = <-f.out:
 		case <-ctx.Done():
 		}
+		workStart := time.Now()
+		r.stats.InputWaitNanos.Add(int64(workStart.Sub(waitStart)))
+		ackWaited := w.ackWait
 		if buf == nil {
 			// Shutdown or revocation: save the bitmaps with the state.
 			return w.final()
@@ -343,6 +353,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 			}
 		}
 		w.release(buf)
+		r.stats.WorkNanos.Add(int64(time.Since(workStart) - (w.ackWait - ackWaited)))
 		if ctx.Err() != nil {
 			return w.final()
 		}
@@ -498,7 +509,11 @@ func (w *PartitionWorker) awaitSent() error {
 	if w.sending < 0 {
 		return nil
 	}
+	t := time.Now()
 	err := <-w.sent
+	d := time.Since(t)
+	w.ackWait += d
+	w.runner.stats.AckWaitNanos.Add(int64(d))
 	n := w.sending
 	w.sending = -1
 	clear(w.msgs[w.cur^1])

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/rekindle/rekindle/state"
 	"github.com/rekindle/rekindle/stream"
@@ -64,6 +65,16 @@ type StatsView struct {
 	Commits      int64            `json:"state_commits"`
 	Lag          int64            `json:"lag"` // input records not processed yet, owned partitions
 	Partitions   int64            `json:"partitions_owned"`
+	// WorkerSeconds: where the partition workers' time went, summed over
+	// workers (see stream.Stats).
+	WorkerSeconds WorkerSeconds `json:"worker_seconds"`
+}
+
+// WorkerSeconds splits the partition workers' time.
+type WorkerSeconds struct {
+	Working         float64 `json:"working"`
+	WaitingForAcks  float64 `json:"waiting_for_acks"`
+	WaitingForInput float64 `json:"waiting_for_input"`
 }
 
 // Stats returns the processor's counters so far.
@@ -76,6 +87,11 @@ func (p *Pipeline) Stats() StatsView {
 		Commits:    p.Runner.Stats().Commits.Load(),
 		Lag:        p.Runner.Stats().Lag(),
 		Partitions: p.Runner.Stats().Partitions.Load(),
+		WorkerSeconds: WorkerSeconds{
+			Working:         time.Duration(p.Runner.Stats().WorkNanos.Load()).Seconds(),
+			WaitingForAcks:  time.Duration(p.Runner.Stats().AckWaitNanos.Load()).Seconds(),
+			WaitingForInput: time.Duration(p.Runner.Stats().InputWaitNanos.Load()).Seconds(),
+		},
 	}
 	for ch := state.Channel(0); ch < state.NumChannels; ch++ {
 		v.Decisions[ch.String()] = c.Decisions[ch]

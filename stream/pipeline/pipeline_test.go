@@ -298,6 +298,11 @@ func TestEndToEndThroughEmbeddedBroker(t *testing.T) {
 	// Everything read: the lag the workers report from their fetches is 0
 	// (the last fetch may still be in flight, so wait for it).
 	waitFor(t, "lag 0 in /v1/stats", 10*time.Second, func() bool { return p.Stats().Lag == 0 })
+	// The workers have worked, waited for their outputs' acknowledgements
+	// and for input.
+	if w := p.Stats().WorkerSeconds; w.Working <= 0 || w.WaitingForAcks <= 0 || w.WaitingForInput <= 0 {
+		t.Errorf("workers' seconds: %+v, want each above 0", w)
+	}
 	// The consumer group's offsets (what lag monitors read) catch up with
 	// the state too, though the last batches left the workers idle.
 	waitFor(t, "group offsets at the end of every partition", 10*time.Second, func() bool {
