@@ -222,6 +222,11 @@ func recordsOf(msgs []kafka.Message, idx []int, now time.Time) kafka.RecordReade
 	return l
 }
 
+var (
+	_ kafka.RecordReader = (*recordList)(nil)
+	_ kafka.Bytes        = (*recordBytes)(nil)
+)
+
 // recordList reads its records in order, as kafka.NewRecordReader's does.
 type recordList struct {
 	entries []recordEntry
