@@ -11,9 +11,26 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// errStateAheadOfLog marks a fetch refused because the offset stored with
-// the state lies beyond the end of the partition.
-var errStateAheadOfLog = errors.New("state ahead of the log")
+// StateAheadError says that the offset stored with a partition's state lies
+// past the end of the partition's log: the topic was recreated, or the
+// broker lost records the state has seen. No retry mends it, and going on
+// would be wrong either way: from the stored offset (once the log grows
+// that far) the records before it would be skipped; from the log's start,
+// applied to a state built from another log. The worker records it with
+// the state and refuses the partition until the state is moved away.
+type StateAheadError struct {
+	Topic     string
+	Partition int32
+	Offset    int64 // stored with the state
+	End       int64 // the partition's end (high watermark) when it was seen
+}
+
+func (e *StateAheadError) Error() string {
+	return fmt.Sprintf("stream: %s/%d: the offset stored with the state, %d, is past the end of the partition's log, %d: "+
+		"the topic was recreated or the broker lost records, and the state was built from another log; "+
+		"the partition is not processed (it would skip or misapply records): move state.dir away to rebuild the state from this log",
+		e.Topic, e.Partition, e.Offset, e.End)
+}
 
 // fetched is the content of one fetch response: inputs whose keys and
 // values live in arena. It is reused once the worker hands it back.
@@ -121,10 +138,7 @@ func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64,
 			return res.LogStartOffset, nil
 		}
 		if errors.Is(res.Error, kafka.OffsetOutOfRange) && offset >= 0 && res.HighWatermark >= 0 && offset > res.HighWatermark {
-			return offset, fmt.Errorf("stream: fetch %s/%d: the offset stored with the state, %d, is past the end of the partition, %d: "+
-				"the topic was recreated or the broker lost its log, and the state was built from another log. "+
-				"Waiting; once the log reaches %d its records before that would be skipped: stop and move state.dir away to rebuild "+
-				"the state from this log: %w: %w", f.topic, f.partition, offset, res.HighWatermark, offset, errStateAheadOfLog, res.Error)
+			return offset, &StateAheadError{Topic: f.topic, Partition: f.partition, Offset: offset, End: res.HighWatermark}
 		}
 		return offset, fmt.Errorf("stream: fetch %s/%d at offset %d: %w", f.topic, f.partition, offset, res.Error)
 	}

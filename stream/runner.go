@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -210,6 +211,28 @@ func (r *Runner) Close() error {
 	return r.writer.Close()
 }
 
+// markStateAhead records e with the partition's state.
+func markStateAhead(store *state.Partition, e *StateAheadError) error {
+	b := store.NewBatch()
+	defer b.Close()
+	b.PutBlob(blobStateAhead, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(e.Offset)), uint64(e.End)))
+	return b.Commit(true)
+}
+
+// stateAhead returns the StateAheadError recorded with the partition's
+// state, if any.
+func stateAhead(store *state.Partition, topic string, partition int32) (*StateAheadError, error) {
+	b, found, err := store.Blob(blobStateAhead)
+	if err != nil || !found {
+		return nil, err
+	}
+	if len(b) != 16 {
+		return nil, fmt.Errorf("stream: partition %d: blob %q holds %d bytes, want 16", partition, blobStateAhead, len(b))
+	}
+	return &StateAheadError{Topic: topic, Partition: partition,
+		Offset: int64(binary.BigEndian.Uint64(b)), End: int64(binary.BigEndian.Uint64(b[8:]))}, nil
+}
+
 // ownPartition runs a PartitionWorker until the partition is revoked,
 // restarting it from the committed state after errors.
 func (r *Runner) ownPartition(ctx context.Context, gen *kafka.Generation, part int32) {
@@ -220,8 +243,13 @@ func (r *Runner) ownPartition(ctx context.Context, gen *kafka.Generation, part i
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		r.log.Error("partition worker failed; restarting from committed state",
-			"topic", r.proc.cfg.Topics.Events, "partition", part, "err", err, "backoff", backoff)
+		if errors.As(err, new(*StateAheadError)) {
+			r.log.Error("partition not processed: its state is ahead of its log",
+				"topic", r.proc.cfg.Topics.Events, "partition", part, "err", err, "retry_in", backoff)
+		} else {
+			r.log.Error("partition worker failed; restarting from committed state",
+				"topic", r.proc.cfg.Topics.Events, "partition", part, "err", err, "backoff", backoff)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -288,6 +316,11 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if ahead, err := stateAhead(store, topic, w.partition); err != nil {
+		return err
+	} else if ahead != nil {
+		return ahead
+	}
 	if !ok {
 		// No state for this partition: build it from the first record. The
 		// group's committed offset is not used, it may be ahead of lost
@@ -330,11 +363,13 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 			return w.final()
 		}
 		if buf.err != nil {
-			level := slog.LevelWarn
-			if errors.Is(buf.err, errStateAheadOfLog) {
-				level = slog.LevelError // no retry mends it
+			var ahead *StateAheadError
+			if errors.As(buf.err, &ahead) {
+				// Recorded with the state, so that no restart goes on
+				// once the log has grown past the stored offset.
+				return errors.Join(ahead, markStateAhead(store, ahead))
 			}
-			r.log.Log(ctx, level, "fetch failed; retrying", "topic", topic, "partition", w.partition, "err", buf.err)
+			r.log.Warn("fetch failed; retrying", "topic", topic, "partition", w.partition, "err", buf.err)
 		} else if len(buf.inputs) == 0 && buf.next >= 0 {
 			w.next = buf.next // past records deleted by retention
 		}

@@ -18,6 +18,9 @@ import (
 const (
 	blobSegments = "segments" // next offset (8 bytes) + the registry
 	blobCatalog  = "catalog"  // segment names in id order, "\n"-separated
+	// blobStateAhead marks a state whose offset lay past the end of its
+	// partition's log (see StateAheadError): offset and end, 8 bytes each.
+	blobStateAhead = "state-ahead-of-log"
 )
 
 // Registry returns the partition's segment bitmaps. Readers may query it

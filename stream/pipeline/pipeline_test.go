@@ -913,39 +913,48 @@ func TestEmbeddedBrokerRestartsWithItsState(t *testing.T) {
 	}
 }
 
-// A state whose offsets point past the end of its partition (here: an
-// embedded broker that kept its log in memory, restarted) is reported as
-// an error that says what happened and what to do, not retried quietly.
-func TestStateAheadOfTheLogIsReported(t *testing.T) {
+// A state whose offset points past the end of its partition (here: an
+// embedded broker that kept its log in memory, restarted empty) is an
+// error that says what happened and what to do, recorded with the state:
+// the partition is not processed, not even once the new log has grown past
+// the stored offset (going on from there would skip the records before
+// it), and not after a restart either.
+func TestStateAheadOfTheLogStopsThePartition(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
 	s := newScenarioAt(20, time.Now().UTC().Add(-time.Hour).Truncate(time.Minute))
 	cfg := testConfig(t, nil, dir, "")
-	cfg.Kafka.Brokers = nil
+	cfg.Kafka.Brokers, cfg.Kafka.Partitions = nil, 1
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelError}))
-	for run := range 2 {
+	for run := range 3 {
 		p, err := Start(context.Background(), Options{Config: cfg, NoHTTP: true, Logger: log})
 		if err != nil {
 			t.Fatal(err)
 		}
-		records := s.records // then one more to an empty log
-		if run == 1 {
-			records = records[:1]
-		}
-		produce(t, p.Brokers, "events", records)
+		// Every run's broker starts empty. The first run processes the
+		// scenario; the next ones find the state ahead of the empty log,
+		// then get more records than the state has seen.
 		if run == 0 {
+			produce(t, p.Brokers, "events", s.records)
 			waitFor(t, "every input processed", time.Minute, func() bool {
 				st := p.Stats()
 				return st.Events+st.DLQ == int64(len(s.records))
 			})
-		} else {
-			waitFor(t, "the error logged", time.Minute, func() bool {
-				return strings.Contains(logs.String(), "is past the end of the partition")
-			})
+			p.Close(context.Background())
+			continue
+		}
+		refusals := func() int { return strings.Count(logs.String(), "partition not processed") }
+		before := refusals()
+		waitFor(t, "the partition refused", time.Minute, func() bool { return refusals() > before })
+		produce(t, p.Brokers, "events", append(slices.Clone(s.records), s.records[:5]...))
+		before = refusals()
+		waitFor(t, "the partition refused again, its log now past the stored offset", time.Minute, func() bool { return refusals() > before })
+		if st := p.Stats(); st.Events+st.DLQ+st.Duplicates != 0 {
+			t.Errorf("run %d processed %d inputs of a log that is not the state's, want none", run, st.Events+st.DLQ+st.Duplicates)
 		}
 		p.Close(context.Background())
 	}
-	if out := logs.String(); !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "move state.dir away") {
+	if out := logs.String(); !strings.Contains(out, "is past the end of the partition's log") || !strings.Contains(out, "move state.dir away") {
 		t.Errorf("log:\n%s", out)
 	}
 }
