@@ -27,6 +27,10 @@ import (
 // Java-compatible murmur2 hash (as NewWriter's, and as other producers), and
 // the messages of one partition keep their order. Safe for concurrent use.
 type Producer struct {
+	// Compression of the record batches written (zero: none). Set it
+	// before the first Produce.
+	Compression kafka.Compression
+
 	client      *kafka.Client
 	balancer    kafka.Murmur2Balancer
 	maxAttempts int
@@ -39,6 +43,16 @@ type Producer struct {
 type topicMeta struct {
 	parts   []int // partition ids
 	leaders []int // leaders[id]: the partition's leader broker when last asked
+}
+
+// Compressions are the codecs a Producer writes with, by the names Kafka's
+// compression.type gives them.
+var Compressions = map[string]kafka.Compression{
+	"none":   0,
+	"gzip":   kafka.Gzip,
+	"snappy": kafka.Snappy,
+	"lz4":    kafka.Lz4,
+	"zstd":   kafka.Zstd,
 }
 
 // MaxRequestBytes bounds the records of one produce request: Kafka refuses
@@ -177,7 +191,7 @@ func (p *Producer) produceMany(ctx context.Context, parts []*partitionMsgs, msgs
 		}
 		req.Topics[t].Partitions = append(req.Topics[t].Partitions, produceAPI.RequestPartition{
 			Partition: int32(g.partition),
-			RecordSet: protocol.RecordSet{Records: recordsOf(msgs, g.idx, now)},
+			RecordSet: protocol.RecordSet{Attributes: protocol.Attributes(p.Compression) & 0x7, Records: recordsOf(msgs, g.idx, now)},
 		})
 	}
 	m, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, req)
@@ -305,6 +319,7 @@ func (p *Producer) produce(ctx context.Context, topic string, partition int, msg
 			Partition:    partition,
 			RequiredAcks: kafka.RequireAll,
 			Records:      recordsOf(msgs, idx, now),
+			Compression:  p.Compression,
 		})
 		if err == nil && res.Error != nil {
 			err = res.Error

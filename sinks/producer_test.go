@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -273,5 +274,74 @@ func TestProducerSendsOneRequestPerBrokerAndFallsBackPerPartition(t *testing.T) 
 				t.Fatalf("%s/%d: %v, want %v", topic, part, got, want)
 			}
 		}
+	}
+}
+
+// The producer writes its record batches with the codec asked for, both
+// in the combined request and on the per-partition way (a partition whose
+// messages exceed MaxRequestBytes), and they read back as written.
+func TestProducerCompresses(t *testing.T) {
+	for name, codec := range sinks.Compressions {
+		t.Run(name, func(t *testing.T) {
+			b, err := broker.Start(broker.Options{Partitions: 2, Topics: []string{sinks.DefaultFactsTopic}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(b.Close)
+			var mu sync.Mutex
+			codecs := map[int]int{} // codec in the batch attributes -> batches
+			b.Cluster().ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+				for _, rt := range kreq.(*kmsg.ProduceRequest).Topics {
+					for _, rp := range rt.Partitions {
+						var rb kmsg.RecordBatch
+						if err := rb.ReadFrom(rp.Records); err != nil {
+							t.Errorf("a produce request's records: %v", err)
+							continue
+						}
+						mu.Lock()
+						codecs[int(rb.Attributes&7)]++
+						mu.Unlock()
+					}
+				}
+				return nil, nil, false
+			})
+			p := sinks.NewProducer(b.Addrs())
+			p.Compression = codec
+			var msgs []kafka.Message
+			for i := range 300 {
+				m := kafka.Message{Topic: sinks.DefaultFactsTopic, Key: []byte(fmt.Sprintf("user-%d", i%5)),
+					Value: []byte(fmt.Sprintf(`{"fact_id":"f%03d","kind":"segment_change"}`, i))}
+				if i%5 == 0 { // one user's facts, over MaxRequestBytes together
+					m.Value = append(m.Value, bytes.Repeat([]byte(" "), 20_000)...)
+				}
+				msgs = append(msgs, m)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := p.Produce(ctx, msgs); err != nil {
+				t.Fatal(err)
+			}
+			bal := kafka.Murmur2Balancer{Consistent: true}
+			for part := range 2 {
+				var want []string
+				for _, m := range msgs {
+					if bal.Balance(m, 0, 1) == part {
+						want = append(want, string(m.Value))
+					}
+				}
+				var got []string
+				for _, m := range readAll(t, b.Addrs(), sinks.DefaultFactsTopic, part) {
+					got = append(got, string(m.Value))
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("partition %d: %d records read back, want the %d written, in order", part, len(got), len(want))
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(codecs) != 1 || codecs[int(codec)] < 2 {
+				t.Errorf("batches by codec: %v, want all of them %d (%s)", codecs, codec, name)
+			}
+		})
 	}
 }

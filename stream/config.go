@@ -9,6 +9,7 @@ import (
 // Defaults for Config fields; each field's comment states which applies.
 const (
 	DefaultGroupID         = "rekindle"
+	DefaultCompression     = "lz4"
 	DefaultLoaderGroupID   = sinks.DefaultLoaderGroupID
 	DefaultEventsTopic     = sinks.DefaultEventsTopic
 	DefaultDLQTopic        = sinks.DefaultDLQTopic
@@ -123,6 +124,11 @@ type KafkaConfig struct {
 	ReplicationFactor int `yaml:"replication_factor"`
 	// SessionTimeout of the consumer groups (default 10s).
 	SessionTimeout Duration `yaml:"session_timeout"`
+	// Compression of the records rekindle writes (decisions, facts, dead
+	// letters): none, gzip, snappy, lz4 or zstd (default
+	// DefaultCompression). Every Kafka client reads them all; zstd needs
+	// brokers of Kafka 2.1 or later.
+	Compression string `yaml:"compression"`
 }
 
 // TopicsConfig names the topics.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/rekindle/rekindle/sinks"
 	"io"
 	"os"
 	"regexp"
@@ -164,6 +165,9 @@ func (c *Config) applyDefaults() {
 	if k.SessionTimeout == 0 {
 		k.SessionTimeout = DefaultSessionTimeout
 	}
+	if k.Compression == "" {
+		k.Compression = DefaultCompression
+	}
 	t := &c.Topics
 	if t.Events == "" {
 		t.Events = DefaultEventsTopic
@@ -255,6 +259,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.SessionTimeout < 0 {
 		return bad("kafka.session_timeout", "%s: must be positive", c.Kafka.SessionTimeout)
+	}
+	if _, ok := sinks.Compressions[c.Kafka.Compression]; !ok {
+		return bad("kafka.compression", "%q: want none, gzip, snappy, lz4 or zstd", c.Kafka.Compression)
 	}
 	for i, b := range c.Kafka.Brokers {
 		if !strings.Contains(b, ":") {

@@ -121,11 +121,13 @@ func NewRunner(proc *Processor, opts RunnerOptions) (*Runner, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	writer := sinks.NewProducer(opts.Brokers)
+	writer.Compression = sinks.Compressions[proc.cfg.Kafka.Compression]
 	return &Runner{
 		proc:   proc,
 		opts:   opts,
 		log:    log,
-		writer: sinks.NewProducer(opts.Brokers),
+		writer: writer,
 		fetchClient: &kafka.Client{Addr: kafka.TCP(opts.Brokers...), Timeout: time.Minute,
 			Transport: &kafka.Transport{}},
 	}, nil
