@@ -33,8 +33,10 @@ func TestQuickBenchRuns(t *testing.T) {
 		MoreRates:       []int{1000},
 		LatencyDuration: 2 * time.Second,
 		Dir:             dir,
-		ResultsFile:     results,
-		CPUProfile:      prof,
+		// Compressed events: the workers' fetches decompress them.
+		InputCompression: "lz4",
+		ResultsFile:      results,
+		CPUProfile:       prof,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +112,10 @@ func TestQuickBenchRuns(t *testing.T) {
 	}
 	var table strings.Builder
 	res.WriteTable(&table)
-	if !strings.Contains(table.String(), "broker embedded (log on disk)") {
+	if line.InputCompression != "lz4" {
+		t.Errorf("results line: input_compression %q, want lz4", line.InputCompression)
+	}
+	if !strings.Contains(table.String(), "broker embedded (log on disk), events written lz4-compressed") {
 		t.Errorf("table does not say where the broker's log was:\n%s", table.String())
 	}
 	if left, err := os.ReadDir(dir); err != nil || len(left) != 0 {

@@ -181,6 +181,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 		return res, nil, err
 	}
 	w := sinks.NewProducer(brokers)
+	w.Compression = sinks.Compressions[cfg.InputCompression]
 	defer w.Close()
 	var produced atomic.Int64
 	stop := progress(cfg.Progress, func() string {

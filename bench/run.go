@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rekindle/rekindle/sinks"
 	"io"
 	"log/slog"
 	"os"
@@ -98,6 +99,10 @@ type Config struct {
 	// Brokers of a Kafka cluster for e2e and ceiling; empty starts the
 	// embedded broker. Topics get unique names per run.
 	Brokers []string
+	// InputCompression: the codec the generated events are written with
+	// (sinks.Compressions names; default "none"), as the producers feeding
+	// a real events topic may compress them.
+	InputCompression string
 	// BrokerLog is where the embedded broker keeps its log: BrokerLogDisk
 	// (the default) or BrokerLogMemory. Ignored with Brokers.
 	BrokerLog string
@@ -167,6 +172,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bench: Config.MoreRates %v: must be positive", c.MoreRates)
 	case c.LatencyDuration < 0:
 		return fmt.Errorf("bench: Config.LatencyDuration %s: must not be negative", c.LatencyDuration)
+	case c.InputCompression != "" && !mapHas(sinks.Compressions, c.InputCompression):
+		return fmt.Errorf("bench: Config.InputCompression %q: want none, gzip, snappy, lz4 or zstd", c.InputCompression)
 	case c.BrokerLog != "" && c.BrokerLog != BrokerLogDisk && c.BrokerLog != BrokerLogMemory:
 		return fmt.Errorf("bench: Config.BrokerLog %q: want %q or %q", c.BrokerLog, BrokerLogDisk, BrokerLogMemory)
 	}
@@ -195,6 +202,9 @@ func (c Config) withDefaults() Config {
 	if c.BrokerLog == "" {
 		c.BrokerLog = BrokerLogDisk
 	}
+	if c.InputCompression == "" {
+		c.InputCompression = "none"
+	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -202,6 +212,11 @@ func (c Config) withDefaults() Config {
 		c.ResultsFile = DefaultResultsFile
 	}
 	return c
+}
+
+func mapHas[K comparable, V any](m map[K]V, k K) bool {
+	_, ok := m[k]
+	return ok
 }
 
 func pick[T any](cond bool, a, b T) T {
@@ -236,12 +251,15 @@ type Results struct {
 	Brokers    string      `json:"brokers"` // "embedded" or the list
 	// BrokerLog: where the embedded broker kept its log (BrokerLogDisk or
 	// BrokerLogMemory; empty in results before it was a choice: memory).
-	BrokerLog string          `json:"broker_log,omitempty"`
-	Pipeline  *PipelineResult `json:"pipeline,omitempty"`
-	E2E       *E2EResult      `json:"e2e,omitempty"`
-	Ceiling   *CeilingResult  `json:"ceiling,omitempty"`
-	Memory    *MemoryResult   `json:"memory,omitempty"`
-	Restore   *RestoreResult  `json:"restore,omitempty"`
+	BrokerLog string `json:"broker_log,omitempty"`
+	// InputCompression: the codec of the generated events (empty in
+	// results before it was a choice: none).
+	InputCompression string          `json:"input_compression,omitempty"`
+	Pipeline         *PipelineResult `json:"pipeline,omitempty"`
+	E2E              *E2EResult      `json:"e2e,omitempty"`
+	Ceiling          *CeilingResult  `json:"ceiling,omitempty"`
+	Memory           *MemoryResult   `json:"memory,omitempty"`
+	Restore          *RestoreResult  `json:"restore,omitempty"`
 }
 
 // WriteJSON writes the results, indented, to path.
@@ -285,6 +303,7 @@ func Run(ctx context.Context, cfg Config) (Results, error) {
 	res := Results{
 		Env: environment(), Quick: cfg.Quick, Events: cfg.Events, Users: cfg.Users,
 		Partitions: cfg.Partitions, Rate: cfg.Rate, Brokers: "embedded", BrokerLog: cfg.BrokerLog,
+		InputCompression: cfg.InputCompression,
 	}
 	if len(cfg.Brokers) > 0 {
 		res.Brokers, res.BrokerLog = strings.Join(cfg.Brokers, ","), ""
@@ -459,7 +478,11 @@ func (r *Results) WriteTable(w io.Writer) {
 	if r.BrokerLog != "" {
 		broker += " (log " + pick(r.BrokerLog == BrokerLogDisk, "on disk", "in memory") + ")"
 	}
-	fmt.Fprintf(w, "\n  events %d, users %d, partitions %d, broker %s%s\n", r.Events, r.Users, r.Partitions, broker, pick(r.Quick, " (quick)", ""))
+	input := ""
+	if r.InputCompression != "" && r.InputCompression != "none" {
+		input = ", events written " + r.InputCompression + "-compressed"
+	}
+	fmt.Fprintf(w, "\n  events %d, users %d, partitions %d, broker %s%s%s\n", r.Events, r.Users, r.Partitions, broker, input, pick(r.Quick, " (quick)", ""))
 	row := func(name, format string, args ...any) {
 		fmt.Fprintf(w, "  %-30s %s\n", name, fmt.Sprintf(format, args...))
 	}
