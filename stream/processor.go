@@ -251,9 +251,10 @@ func (ps *PartitionState) TakeOutputs() []Output {
 	return outs
 }
 
-// Flush ends a batch whose outputs the caller has had acknowledged: it drops
-// the outputs, resets the counters and applies the batch's segment changes
-// to the bitmaps. The state stays uncommitted (see CommitDue).
+// Flush ends a batch whose outputs the caller has written or taken (see
+// TakeOutputs): it drops the outputs still collected, resets the counters
+// and applies the batch's segment changes to the bitmaps. The state stays
+// uncommitted (see CommitDue).
 func (ps *PartitionState) Flush() {
 	ps.clearOutputs()
 	ps.counters = Counters{}
