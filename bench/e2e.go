@@ -293,6 +293,11 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 	return res, &c, nil
 }
 
+// arenaRoom is kept free in an arena before a record is generated into it:
+// more than the largest record the generator makes (an oversized one,
+// 64 KiB of properties).
+const arenaRoom = 80 << 10
+
 // messageID returns the messageId of a generated record (nil: none).
 func messageID(v []byte) []byte {
 	const k = `"messageId":"`
@@ -496,6 +501,15 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		var generated int64
+		// The batches take turns with two sets of buffers: a batch is
+		// generated while the one before is written, so the set before
+		// that is free. The measured process's garbage collector is not
+		// made to chase a new key and value per event.
+		var sets [2]struct {
+			msgs  []kafka.Message
+			arena []byte
+		}
+		turn := 0
 		for time.Since(start) < cfg.LatencyDuration && !writeFailed.Load() {
 			select {
 			case <-ctx.Done():
@@ -507,17 +521,29 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 			if n <= 0 {
 				continue
 			}
-			msgs := make([]kafka.Message, 0, n)
+			set := &sets[turn]
+			msgs, arena := set.msgs[:0], set.arena[:0]
 			for range n {
-				r := gen.Next(nil)
+				if cap(arena)-len(arena) < arenaRoom {
+					// Records already made keep the array they are in.
+					arena = make([]byte, 0, max(2*cap(arena), 4*arenaRoom))
+				}
+				r := gen.Next(arena)
+				if len(r.Value) > 0 && &arena[:len(arena)+1][len(arena)] == &r.Value[0] {
+					arena = arena[:len(arena)+len(r.Value)]
+				} else {
+					arena = arena[len(arena):] // r got an array of its own
+				}
 				msgs = append(msgs, kafka.Message{Topic: scfg.Topics.Events, Key: r.Key, Value: r.Value})
 			}
+			set.msgs, set.arena = msgs, arena
 			generated += n
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
 			case jobs <- msgs:
 			}
+			turn ^= 1
 		}
 		return nil
 	}()
