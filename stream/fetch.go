@@ -28,8 +28,9 @@ type StateAheadError struct {
 func (e *StateAheadError) Error() string {
 	return fmt.Sprintf("stream: %s/%d: the offset stored with the state, %d, is past the end of the partition's log, %d: "+
 		"the topic was recreated or the broker lost records, and the state was built from another log; "+
-		"the partition is not processed (it would skip or misapply records): move state.dir away to rebuild the state from this log",
-		e.Topic, e.Partition, e.Offset, e.End)
+		"the partition is not processed (it would skip or misapply records): stop rekindle and drop this partition's state "+
+		"(rekindle drop-partition --partition %d --yes), or move state.dir away, to rebuild the state from this log",
+		e.Topic, e.Partition, e.Offset, e.End, e.Partition)
 }
 
 // fetched is the content of one fetch response: inputs whose keys and

@@ -240,3 +240,52 @@ func cmdUser(args []string, out io.Writer) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(stream.ViewUser(&rec))
 }
+
+// cmdDropPartition deletes one partition's state (records, offset, timers,
+// bitmaps, and the record of a state ahead of its log) so that the next run
+// rebuilds it from the partition's first record. The processor must be
+// stopped (the store cannot be opened twice).
+func cmdDropPartition(args []string, out io.Writer) error {
+	fs := newFlags("drop-partition")
+	config := fs.String("config", "", "configuration file (YAML); its state.dir is read")
+	partition := fs.Int("partition", -1, "partition of the events topic whose state is dropped (required)")
+	yes := fs.Bool("yes", false, "drop it (without --yes nothing is deleted)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*config)
+	if err != nil {
+		return err
+	}
+	if *partition < 0 || *partition >= cfg.Kafka.Partitions {
+		return fmt.Errorf("--partition %d: want 0 to %d (kafka.partitions: %d)", *partition, cfg.Kafka.Partitions-1, cfg.Kafka.Partitions)
+	}
+	if _, err := os.Stat(cfg.State.Dir); err != nil {
+		return fmt.Errorf("state directory %s (state.dir): %w", cfg.State.Dir, err)
+	}
+	store, err := state.Open(state.Options{Dir: cfg.State.Dir, Logf: func(string, ...any) {}})
+	if err != nil {
+		return fmt.Errorf("%w (stop rekindle first)", err)
+	}
+	defer store.Close()
+	p := store.Partition(int32(*partition))
+	next, ok, err := p.Offset()
+	if err != nil {
+		return err
+	}
+	what := "no state"
+	if ok {
+		what = fmt.Sprintf("state up to offset %d", next)
+	}
+	if !*yes {
+		return fmt.Errorf("partition %d of %s holds %s: add --yes to drop it (it is rebuilt from the partition's first record at the next run)", *partition, cfg.State.Dir, what)
+	}
+	if err := p.Drop(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "dropped partition %d's %s from %s; the next run rebuilds it from the partition's first record\n", *partition, what, cfg.State.Dir)
+	return nil
+}

@@ -28,6 +28,7 @@ Usage:
   rekindle broker [--listen 127.0.0.1:9092] [--partitions 8] [--data-dir DIR]
   rekindle replay --config rekindle.yaml --events events.jsonl --out decisions.jsonl [--facts facts.jsonl] [--dlq dlq.jsonl] [--until RFC3339]
   rekindle user   --config rekindle.yaml --id USER_ID
+  rekindle drop-partition --config rekindle.yaml --partition N --yes
   rekindle schema [--database rekindle] | clickhouse-client --multiquery
   rekindle generate [--count 10000] [--users 5000] [--seed 1] [--malformed 0.01] > events.jsonl
   rekindle bench  [--quick] [--events N] [--users N] [--partitions P] [--rate 5000] [--brokers LIST] [--json FILE] [--results FILE|off] [pipeline|e2e|ceiling|memory|restore ...]
@@ -57,6 +58,8 @@ func main() {
 		err = cmdReplay(ctx, args)
 	case "user":
 		err = cmdUser(args, os.Stdout)
+	case "drop-partition":
+		err = cmdDropPartition(args, os.Stdout)
 	case "generate":
 		err = cmdGenerate(args)
 	case "schema":

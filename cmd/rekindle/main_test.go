@@ -158,3 +158,55 @@ func TestSchemaCommandPrintsDDL(t *testing.T) {
 		t.Error("an invalid database name was accepted")
 	}
 }
+
+// drop-partition deletes one partition's state, only with --yes, and no
+// other partition's.
+func TestDropPartitionCommand(t *testing.T) {
+	dir := t.TempDir()
+	stateDir := filepath.Join(dir, "state")
+	cfgPath := writeFile(t, dir, "rekindle.yaml", cliConfig+"kafka:\n  partitions: 4\nstate:\n  dir: "+stateDir+"\n")
+	store, err := state.Open(state.Options{Dir: stateDir, Logf: func(string, ...any) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for part, user := range map[int32]string{1: "ada", 2: "bob"} {
+		b := store.Partition(part).NewBatch()
+		b.PutUser(&state.UserRecord{UserID: user, Events: 3})
+		b.SetOffset(40 + int64(part))
+		if err := b.Commit(true); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+	}
+	store.Close()
+	var out bytes.Buffer
+	if err := cmdDropPartition([]string{"--config", cfgPath, "--partition", "1"}, &out); err == nil || !strings.Contains(err.Error(), "state up to offset 41: add --yes") {
+		t.Errorf("without --yes: %v", err)
+	}
+	if err := cmdDropPartition([]string{"--config", cfgPath, "--partition", "4", "--yes"}, &out); err == nil || !strings.Contains(err.Error(), "--partition 4: want 0 to 3") {
+		t.Errorf("partition out of range: %v", err)
+	}
+	check := func(part int32, user string, want bool) {
+		t.Helper()
+		store, err := state.Open(state.Options{Dir: stateDir, Logf: func(string, ...any) {}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		var rec state.UserRecord
+		found, err := store.Partition(part).GetUser(user, &rec)
+		_, hasOffset, err2 := store.Partition(part).Offset()
+		if err != nil || err2 != nil || found != want || hasOffset != want {
+			t.Errorf("partition %d: user %s found=%v, offset stored=%v (%v, %v); want %v", part, user, found, hasOffset, err, err2, want)
+		}
+	}
+	check(1, "ada", true)
+	if err := cmdDropPartition([]string{"--config", cfgPath, "--partition", "1", "--yes"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "dropped partition 1's state up to offset 41") {
+		t.Errorf("output: %s", out.String())
+	}
+	check(1, "ada", false)
+	check(2, "bob", true)
+}

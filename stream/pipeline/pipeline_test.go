@@ -954,7 +954,7 @@ func TestStateAheadOfTheLogStopsThePartition(t *testing.T) {
 		}
 		p.Close(context.Background())
 	}
-	if out := logs.String(); !strings.Contains(out, "is past the end of the partition's log") || !strings.Contains(out, "move state.dir away") {
+	if out := logs.String(); !strings.Contains(out, "is past the end of the partition's log") || !strings.Contains(out, "rekindle drop-partition --partition 0 --yes") {
 		t.Errorf("log:\n%s", out)
 	}
 }
