@@ -25,13 +25,23 @@ func loadConfig(path string) (stream.Config, error) {
 	return stream.LoadConfig(path)
 }
 
+// openStopped opens the existing state store of a processor that is not
+// running; hint says what to do when it is (the store is locked).
+func openStopped(cfg stream.Config, hint string) (*state.Store, error) {
+	if _, err := os.Stat(cfg.State.Dir); err != nil {
+		return nil, fmt.Errorf("state directory %s (state.dir): %w", cfg.State.Dir, err)
+	}
+	store, err := state.Open(state.Options{Dir: cfg.State.Dir, Logf: func(string, ...any) {}})
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s)", err, hint)
+	}
+	return store, nil
+}
+
 func cmdRun(ctx context.Context, log *slog.Logger, args []string) error {
 	fs := newFlags("run")
 	config := fs.String("config", "", "configuration file (YAML); without it every default applies")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(*config)
@@ -66,10 +76,7 @@ func cmdBroker(ctx context.Context, log *slog.Logger, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:9092", "address to listen on")
 	partitions := fs.Int("partitions", stream.DefaultPartitions, "partitions of each default topic")
 	dataDir := fs.String("data-dir", "", "persist the broker's log here (default: in memory)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *partitions < 1 {
@@ -96,10 +103,7 @@ func cmdReplay(ctx context.Context, args []string) error {
 	dlq := fs.String("dlq", "", "output: rejected inputs with their reason, one JSON object per line")
 	until := fs.String("until", "", "advance the clock to this RFC 3339 time after the last event, so pending timers fire")
 	now := fs.String("now", "wall", `events later than this RFC 3339 time plus processing.max_future_skew go to the DLQ, as live; "wall" is the clock, "off" disables the check`)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *events == "" || *out == "" {
@@ -203,10 +207,7 @@ func cmdUser(args []string, out io.Writer) error {
 	config := fs.String("config", "", "configuration file (YAML); its state.dir is read")
 	id := fs.String("id", "", "user id (required)")
 	partitions := fs.Int("partitions", 0, "partitions of the events topic (default: kafka.partitions of the config)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *id == "" {
@@ -220,12 +221,9 @@ func cmdUser(args []string, out io.Writer) error {
 	if *partitions > 0 {
 		n = *partitions
 	}
-	if _, err := os.Stat(cfg.State.Dir); err != nil {
-		return fmt.Errorf("state directory %s (state.dir): %w", cfg.State.Dir, err)
-	}
-	store, err := state.Open(state.Options{Dir: cfg.State.Dir, Logf: func(string, ...any) {}})
+	store, err := openStopped(cfg, "while rekindle runs, use its HTTP API: GET /v1/users/"+*id)
 	if err != nil {
-		return fmt.Errorf("%w (while rekindle runs, use its HTTP API: GET /v1/users/%s)", err, *id)
+		return err
 	}
 	defer store.Close()
 	var rec state.UserRecord
@@ -250,10 +248,7 @@ func cmdDropPartition(args []string, out io.Writer) error {
 	config := fs.String("config", "", "configuration file (YAML); its state.dir is read")
 	partition := fs.Int("partition", -1, "partition of the events topic whose state is dropped (required)")
 	yes := fs.Bool("yes", false, "drop it (without --yes nothing is deleted)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(*config)
@@ -263,12 +258,9 @@ func cmdDropPartition(args []string, out io.Writer) error {
 	if *partition < 0 || *partition >= cfg.Kafka.Partitions {
 		return fmt.Errorf("--partition %d: want 0 to %d (kafka.partitions: %d)", *partition, cfg.Kafka.Partitions-1, cfg.Kafka.Partitions)
 	}
-	if _, err := os.Stat(cfg.State.Dir); err != nil {
-		return fmt.Errorf("state directory %s (state.dir): %w", cfg.State.Dir, err)
-	}
-	store, err := state.Open(state.Options{Dir: cfg.State.Dir, Logf: func(string, ...any) {}})
+	store, err := openStopped(cfg, "stop rekindle first")
 	if err != nil {
-		return fmt.Errorf("%w (stop rekindle first)", err)
+		return err
 	}
 	defer store.Close()
 	p := store.Partition(int32(*partition))

@@ -24,10 +24,7 @@ func cmdDemo(ctx context.Context, log *slog.Logger, args []string) error {
 	fs.Float64Var(&cfg.SimulatedDays, "days", bench.DefaultDemoSimulatedDays, "days of event time the traffic spans (absence segments need time to pass)")
 	summaryJSON := fs.String("summary-json", "", "also write the summary as JSON to this file")
 	verbose := fs.Bool("v", false, "log what the components do")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg.Progress = os.Stderr

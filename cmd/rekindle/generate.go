@@ -14,10 +14,7 @@ func cmdGenerate(args []string) error {
 	users := fs.Int("users", bench.DefaultUsers, "simulated users")
 	seed := fs.Int64("seed", 1, "generator seed (same seed, same records)")
 	malformed := fs.Float64("malformed", bench.DefaultMalformedShare, "share of malformed records (0 for none)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *count < 0 {

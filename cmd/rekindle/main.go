@@ -88,6 +88,14 @@ func newFlags(name string) *flag.FlagSet {
 }
 
 // noArgs rejects positional arguments, which are always a mistake here.
+// parseFlags parses a command's flags, which take no arguments after them.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return noArgs(fs)
+}
+
 func noArgs(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags go before nothing else; see -h)", fs.Arg(0))

@@ -12,10 +12,7 @@ import (
 func cmdSchema(args []string, out io.Writer) error {
 	fs := newFlags("schema")
 	database := fs.String("database", sinks.DefaultDatabase, "ClickHouse database")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	stmts, err := sinks.SchemaDDL(*database)
