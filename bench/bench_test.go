@@ -78,7 +78,7 @@ func TestQuickBenchRuns(t *testing.T) {
 		t.Errorf("ceiling: %+v (e2e produced %d + %d + %d)", c, e.Produced, e.LatencyProduced, l.LatencyProduced)
 	}
 	m := res.Memory
-	if m == nil || m.Users != 20_000 || m.Events != 4*20_000 || m.RSSBytes <= 0 || m.PebbleBytes <= 0 {
+	if m == nil || m.Users != 20_000 || m.Events != 4*20_000 || m.RSSBytes <= 0 || m.PebbleBytes <= 0 || m.GCSeconds <= 0 || m.HeapObjects == 0 {
 		t.Errorf("memory: %+v", m)
 	}
 	r := res.Restore

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -186,6 +187,12 @@ type MemoryResult struct {
 	// block cache and memtables are mostly outside the Go heap).
 	HeapBytesPerUser float64 `json:"heap_bytes_per_user"`
 	CacheUsers       int     `json:"cache_users"` // state.cache_users: cached records per partition at most
+	// GCSeconds is the shortest of three forced garbage collections with
+	// the loaded state live: the marking every GC cycle of a running
+	// processor does for its state (on GOMAXPROCS cores), and HeapObjects
+	// the Go heap's live objects then.
+	GCSeconds   float64 `json:"gc_seconds"`
+	HeapObjects uint64  `json:"heap_objects"`
 	PebbleBytes      int64   `json:"pebble_bytes"`
 	PebbleBytesUser  float64 `json:"pebble_bytes_per_user"`
 }
@@ -329,6 +336,7 @@ func runMemory(ctx context.Context, cfg Config, dir string) (MemoryResult, error
 	runtime.ReadMemStats(&m1)
 	res.BytesPerUser = float64(res.RSSBytes-res.RSSBeforeBytes) / float64(cfg.Users)
 	res.HeapBytesPerUser = (float64(m1.HeapInuse) - float64(m0.HeapInuse)) / float64(cfg.Users)
+	res.GCSeconds, res.HeapObjects = timeGC()
 	runtime.KeepAlive(states)
 	if err := store.Close(); err != nil {
 		return res, err
@@ -338,6 +346,20 @@ func runMemory(ctx context.Context, cfg Config, dir string) (MemoryResult, error
 	}
 	res.PebbleBytesUser = float64(res.PebbleBytes) / float64(cfg.Users)
 	return res, nil
+}
+
+// timeGC returns the shortest of three forced collections and the number of
+// live heap objects after them.
+func timeGC() (float64, uint64) {
+	best := time.Duration(math.MaxInt64)
+	for range 3 {
+		t0 := time.Now()
+		runtime.GC()
+		best = min(best, time.Since(t0))
+	}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return best.Seconds(), m.HeapObjects
 }
 
 // runRestore reopens the state loaded into dir (loading it first unless

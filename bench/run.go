@@ -521,6 +521,7 @@ func (r *Results) WriteTable(w io.Writer) {
 		row("users", "%d (%d events, %.1fs, %.0f events/s)", m.Users, m.Events, m.LoadSeconds, m.EventsPerSecond)
 		row("RSS", "%.1f MB (%.1f MB before the load)", float64(m.RSSBytes)/1e6, float64(m.RSSBeforeBytes)/1e6)
 		row("RSS bytes per user", "%.0f  (Go heap %.0f; cache bound %d users/partition)", m.BytesPerUser, m.HeapBytesPerUser, m.CacheUsers)
+		row("GC with the state live", "%.0f ms a collection (%d heap objects)", 1000*m.GCSeconds, m.HeapObjects)
 		row("Pebble on disk", "%.1f MB (%.0f bytes per user)", float64(m.PebbleBytes)/1e6, m.PebbleBytesUser)
 	}
 	if x := r.Restore; x != nil {
