@@ -350,9 +350,10 @@ func (ps *PartitionState) user(id string) (*cachedUser, error) {
 	if cu := ps.cache.get(id, h); cu != nil {
 		return cu, nil
 	}
-	cu := &cachedUser{}
+	cu := ps.cache.alloc()
 	found, err := ps.store.GetUser(id, &cu.rec)
 	if err != nil {
+		ps.cache.release(cu)
 		return nil, err
 	}
 	cu.due = cu.rec.TimerDue
@@ -360,6 +361,7 @@ func (ps *PartitionState) user(id string) (*cachedUser, error) {
 		cu.isNew = true
 		dense, err := state.DenseID(ps.partition, ps.seq)
 		if err != nil {
+			ps.cache.release(cu)
 			return nil, err
 		}
 		ps.seq++

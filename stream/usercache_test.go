@@ -27,6 +27,7 @@ func TestUserCacheAgainstMap(t *testing.T) {
 			c := newUserCache()
 			want := map[string]*cachedUser{}
 			hashOf := map[string]uint64{}
+			dirty := map[string]bool{} // a removed record is zeroed: its own flag is gone
 			check := func(step string) {
 				t.Helper()
 				if c.len() != len(want) {
@@ -50,9 +51,10 @@ func TestUserCacheAgainstMap(t *testing.T) {
 				case step%500 == 499: // evict down to three quarters (below)
 				case op < 7: // add a user
 					id := fmt.Sprintf("u%d", next)
-					cu := &cachedUser{}
+					cu := c.alloc()
 					cu.rec.UserID = id
 					cu.dirty = r.IntN(3) == 0
+					dirty[id] = cu.dirty
 					h := hashes.of(next)
 					next++
 					c.put(cu, h)
@@ -71,7 +73,7 @@ func TestUserCacheAgainstMap(t *testing.T) {
 					clean := 0
 					for id, cu := range want {
 						if c.get(id, hashOf[id]) == nil {
-							if cu.dirty {
+							if dirty[id] {
 								t.Fatalf("step %d: evicted dirty %q", step, id)
 							}
 							delete(want, id)
@@ -195,4 +197,51 @@ func TestPrefetchLinesNeverFaults(t *testing.T) {
 	prefetchLines(nil, 1<<20)
 	prefetchLines(unsafe.Pointer(&b[3]), 0)
 	prefetchLines(unsafe.Pointer(&b[61]), 200)
+}
+
+// Records come from slabs, a few hundred per allocation, and a removed
+// record is zeroed (its strings dropped) and handed out again before the
+// slab grows.
+func TestUserCacheSlabs(t *testing.T) {
+	var c userCache
+	ids := make([]string, 4*slabUsers)
+	for i := range ids {
+		ids[i] = fmt.Sprint("u", i)
+	}
+	var first *cachedUser
+	allocs := testing.AllocsPerRun(1, func() {
+		c = newUserCache()
+		for i, id := range ids {
+			cu := c.alloc()
+			if i == 0 {
+				first = cu
+			}
+			cu.rec.UserID = id
+			c.put(cu, uint64(i)*0x9E3779B97F4A7C15|1)
+		}
+	})
+	// Four slabs, the table and its growth from 1,024 to 2,048 slots.
+	if allocs > 4+2 {
+		t.Fatalf("%v allocations for %d records", allocs, 4*slabUsers)
+	}
+	seen := map[*cachedUser]bool{}
+	for _, s := range c.slots {
+		if s.hash != 0 {
+			if seen[s.cu] {
+				t.Fatalf("record %p handed out twice", s.cu)
+			}
+			seen[s.cu] = true
+		}
+	}
+	first.rec.Email, first.dirty = "a@example.com", false
+	c.remove(c.slotOf("u0", 1))
+	if first.rec.UserID != "" || first.rec.Email != "" || first.dirty {
+		t.Fatalf("removed record not zeroed: %+v", first.rec)
+	}
+	if got := c.alloc(); got != first {
+		t.Fatalf("alloc after a removal returned %p, want the removed %p", got, first)
+	}
+	if got := c.alloc(); seen[got] {
+		t.Fatalf("alloc returned %p, still in the cache", got)
+	}
 }
