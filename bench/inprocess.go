@@ -191,10 +191,10 @@ type MemoryResult struct {
 	// the loaded state live: the marking every GC cycle of a running
 	// processor does for its state (on GOMAXPROCS cores), and HeapObjects
 	// the Go heap's live objects then.
-	GCSeconds   float64 `json:"gc_seconds"`
-	HeapObjects uint64  `json:"heap_objects"`
-	PebbleBytes      int64   `json:"pebble_bytes"`
-	PebbleBytesUser  float64 `json:"pebble_bytes_per_user"`
+	GCSeconds       float64 `json:"gc_seconds"`
+	HeapObjects     uint64  `json:"heap_objects"`
+	PebbleBytes     int64   `json:"pebble_bytes"`
+	PebbleBytesUser float64 `json:"pebble_bytes_per_user"`
 }
 
 // RestoreResult: the time to reopen every partition's state
