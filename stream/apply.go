@@ -2,6 +2,7 @@ package stream
 
 import (
 	"strings"
+	"unsafe"
 
 	"github.com/rekindle/rekindle/sinks"
 	"github.com/rekindle/rekindle/state"
@@ -11,7 +12,8 @@ import (
 // apply applies an event at event time t to rec and emits the consent
 // facts it causes. It returns a DLQ reason and detail for an event whose
 // properties are semantically invalid; then rec is left unchanged.
-func (ps *PartitionState) apply(rec *state.UserRecord, ev *segment.Event, in *Input, t int64) (reason, detail string) {
+func (ps *PartitionState) apply(cu *cachedUser, ev *segment.Event, in *Input, t int64) (reason, detail string) {
+	rec := &cu.rec
 	// Validate before changing anything.
 	var email state.EmailConsent
 	var sms state.SMSConsent
@@ -40,15 +42,15 @@ func (ps *PartitionState) apply(rec *state.UserRecord, ev *segment.Event, in *In
 	}
 
 	rec.Events++
-	setString(&rec.Email, ev.Email)
-	setString(&rec.Phone, ev.Phone)
-	setString(&rec.Timezone, ev.Timezone)
-	setString(&rec.Country, ev.Country)
-	if rec.AnonymousID == "" && ev.AnonymousID != "" && ev.AnonymousID != rec.UserID {
-		rec.AnonymousID = strings.Clone(ev.AnonymousID)
+	cu.setString(&rec.Email, ev.Email)
+	cu.setString(&rec.Phone, ev.Phone)
+	cu.setString(&rec.Timezone, ev.Timezone)
+	cu.setString(&rec.Country, ev.Country)
+	if rec.AnonymousID == "" && ev.AnonymousID != rec.UserID {
+		cu.setString(&rec.AnonymousID, ev.AnonymousID)
 	}
-	if ev.Type == segment.TypeAlias && ev.PreviousID != "" && rec.AnonymousID == "" {
-		rec.AnonymousID = strings.Clone(ev.PreviousID)
+	if ev.Type == segment.TypeAlias && rec.AnonymousID == "" {
+		cu.setString(&rec.AnonymousID, ev.PreviousID)
 	}
 	// An uninstall is reported by the platform, not by the user being there.
 	if s := surfaceIndex(ev.Surface); s >= 0 && ev.Kind != segment.KindAppUninstalled {
@@ -164,12 +166,52 @@ func clip(s string) string {
 	return s
 }
 
-// setString copies v into *dst when v is non-empty and different (the copy
-// detaches it from the input buffer).
-func setString(dst *string, v string) {
-	if v != "" && v != *dst {
+// setString sets *dst, one of cu's strings other than the user id, to a copy
+// of v when v is non-empty and different (the copy detaches it from the
+// input buffer): into the record's own strs with the others when they fit
+// together, onto the heap otherwise. A string of the record read before
+// the call may change with it.
+func (cu *cachedUser) setString(dst *string, v string) {
+	if v == "" || v == *dst {
+		return
+	}
+	*dst = v
+	if !cu.packStrings() {
 		*dst = strings.Clone(v)
 	}
+}
+
+// packStrings copies the record's strings other than the user id into strs
+// and points them there, if they fit together, and reports whether they
+// did. For the garbage collector: a string of its own is an object that
+// every collection marks, and the cache holds hundreds of thousands of
+// records with four or five each (a collection with 1M users loaded took
+// 56-77 ms with them, 31-33 ms without).
+func (cu *cachedUser) packStrings() bool {
+	r := &cu.rec
+	fields := [...]*string{&r.AnonymousID, &r.Email, &r.Phone, &r.Timezone, &r.Country}
+	n := 0
+	for _, f := range fields {
+		n += len(*f)
+	}
+	if n > len(cu.strs) {
+		return false
+	}
+	// Through a copy: the strings may be in strs already, at other offsets.
+	var packed [inlineStrs]byte
+	off := 0
+	for _, f := range fields {
+		off += copy(packed[off:], *f)
+	}
+	cu.strs = packed
+	off = 0
+	for _, f := range fields {
+		if n := len(*f); n > 0 {
+			*f = unsafe.String(&cu.strs[off], n)
+			off += n
+		}
+	}
+	return true
 }
 
 func surfaceIndex(s segment.Surface) int {

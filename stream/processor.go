@@ -149,6 +149,9 @@ type cachedUser struct {
 	// lookup compares the id within the record's own first cache line.
 	id    [inlineID]byte
 	rec   state.UserRecord
+	// strs holds the bytes of the record's other strings when they fit
+	// together (see packStrings).
+	strs  [inlineStrs]byte
 	dirty bool
 	isNew bool  // not stored yet: its dense id goes into the reverse index
 	due   int64 // the timer due time the store's timer index holds
@@ -324,7 +327,7 @@ func (ps *PartitionState) Process(in *Input) error {
 			return nil
 		}
 	}
-	if reason, detail := ps.apply(rec, ev, in, t); reason != "" {
+	if reason, detail := ps.apply(cu, ev, in, t); reason != "" {
 		// A semantically invalid event (e.g. an unknown subscription status)
 		// is refused whole: nothing of it is applied.
 		ps.deadLetter(in, &segment.DecodeError{Reason: reason, Field: "properties", Detail: detail})
@@ -374,6 +377,9 @@ func (ps *PartitionState) user(id string) (*cachedUser, error) {
 	} else if !found {
 		cu.rec.UserID = strings.Clone(id)
 	}
+	if found {
+		cu.packStrings() // out of the decoded record's block, which goes
+	}
 	ps.cache.put(cu, h)
 	return cu, nil
 }
@@ -381,6 +387,11 @@ func (ps *PartitionState) user(id string) (*cachedUser, error) {
 // inlineID is the longest user id a cachedUser holds in itself (a UUID
 // has 36 characters).
 const inlineID = 40
+
+// inlineStrs is the room a cachedUser has for its other strings: an
+// anonymous id (a UUID), an email address, a phone number, a time zone and
+// a country code take about 90 bytes.
+const inlineStrs = 112
 
 // lookahead is how many inputs ahead of the one being processed Prefetch
 // hashes a key and starts loading its cache slot; it starts loading the key

@@ -245,3 +245,63 @@ func TestUserCacheSlabs(t *testing.T) {
 		t.Fatalf("alloc returned %p, still in the cache", got)
 	}
 }
+
+// A cached record's strings are copies of the input, held in the record
+// itself while they fit together; changing one, to a longer or shorter
+// value, keeps the others; one that does not fit goes to the heap and the
+// rest stay correct.
+func TestCachedUserStrings(t *testing.T) {
+	cu := &cachedUser{}
+	r := &cu.rec
+	inStrs := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		lo := uintptr(unsafe.Pointer(&cu.strs[0]))
+		return p >= lo && p < lo+uintptr(len(cu.strs))
+	}
+	set := func(dst *string, v string) {
+		t.Helper()
+		buf := []byte(v)
+		cu.setString(dst, bytesString(buf))
+		for i := range buf {
+			buf[i] = '!' // the input buffer is reused
+		}
+	}
+	want := func(anon, email, phone, tz, country string) {
+		t.Helper()
+		got := [...]string{r.AnonymousID, r.Email, r.Phone, r.Timezone, r.Country}
+		if got != [...]string{anon, email, phone, tz, country} {
+			t.Fatalf("strings %q, want %q", got, []string{anon, email, phone, tz, country})
+		}
+	}
+	anon := "2e72d927-2da8-42a4-807c-9440f6d6d351"
+	set(&r.AnonymousID, anon)
+	set(&r.Email, "sophia.brown38@example.net")
+	set(&r.Phone, "+13124712825")
+	set(&r.Timezone, "America/Chicago")
+	set(&r.Country, "US")
+	want(anon, "sophia.brown38@example.net", "+13124712825", "America/Chicago", "US")
+	for _, s := range []string{r.AnonymousID, r.Email, r.Phone, r.Timezone, r.Country} {
+		if !inStrs(s) {
+			t.Fatalf("%q not held in the record", s)
+		}
+	}
+	set(&r.Email, "s@x.io") // shorter: the ones after it move
+	want(anon, "s@x.io", "+13124712825", "America/Chicago", "US")
+	set(&r.Email, "a.much.longer.address.than.before@example.com")
+	want(anon, "a.much.longer.address.than.before@example.com", "+13124712825", "America/Chicago", "US")
+	set(&r.Timezone, "America/Chicago") // unchanged
+	set(&r.Phone, "")                   // empty: kept
+	want(anon, "a.much.longer.address.than.before@example.com", "+13124712825", "America/Chicago", "US")
+
+	long := strings.Repeat("z", inlineStrs) + "@example.com"
+	set(&r.Email, long)
+	want(anon, long, "+13124712825", "America/Chicago", "US")
+	if inStrs(r.Email) {
+		t.Fatal("an email longer than the room is held in the record")
+	}
+	set(&r.Email, "back@example.com") // fits again: all back in the record
+	want(anon, "back@example.com", "+13124712825", "America/Chicago", "US")
+	if !inStrs(r.Email) || !inStrs(r.AnonymousID) {
+		t.Fatal("strings not back in the record")
+	}
+}
