@@ -147,8 +147,8 @@ func (p *Processor) Config() Config { return p.cfg }
 type cachedUser struct {
 	// id holds the bytes of rec.UserID when they fit, so that a cache
 	// lookup compares the id within the record's own first cache line.
-	id    [inlineID]byte
-	rec   state.UserRecord
+	id  [inlineID]byte
+	rec state.UserRecord
 	// strs holds the bytes of the record's other strings when they fit
 	// together (see packStrings).
 	strs  [inlineStrs]byte
