@@ -461,6 +461,14 @@ func (p *Partition) NewBatchSized(bytes int) *Batch {
 	return b
 }
 
+// NewReusableBatch is NewBatchSized for a batch that is committed again and
+// again: each Commit empties it and keeps its buffer, up to retain bytes,
+// for the next writes, where a new batch would allocate and zero its own.
+// Close it when done with it.
+func (p *Partition) NewReusableBatch(bytes, retain int) *Batch {
+	return &Batch{s: p.s, p: p.p, pb: p.s.db.NewBatchWithSize(bytes, pebble.WithMaxRetainedSizeBytes(retain))}
+}
+
 // Batch collects writes to one partition and commits them atomically: the
 // user records, timers, dense ids, blobs and the next offset written into
 // one batch become durable together or not at all. A batch is used by one goroutine.

@@ -630,3 +630,51 @@ func BenchmarkGetUser(b *testing.B) {
 		i++
 	}
 }
+
+// A reusable batch keeps its buffer from one commit to the next (while
+// within its bound) and starts each one empty: a write of an earlier commit
+// is not applied again.
+func TestReusableBatch(t *testing.T) {
+	s, _ := openMem(t)
+	defer closeStore(t, s)
+	p := s.Partition(0)
+	b := p.NewReusableBatch(1<<10, 1<<20)
+	defer b.Close()
+	big := UserRecord{UserID: "a", Email: strings.Repeat("x", 200<<10)} // grows the buffer past 64 KB
+	b.PutUser(&big)
+	mustCommit(t, b, false)
+	buf := b.pb.Repr()
+	if cap(buf) < 200<<10 {
+		t.Fatalf("buffer %d bytes after the commit, want the grown one kept", cap(buf))
+	}
+
+	// "a" deleted behind the batch's back; the next commit writes "b" only.
+	d := p.NewBatch()
+	d.DeleteUser("a")
+	mustCommit(t, d, false)
+	d.Close()
+	b.PutUser(&UserRecord{UserID: "b", Events: 1})
+	if b.Len() != 1 {
+		t.Fatalf("%d writes in the batch, want 1", b.Len())
+	}
+	mustCommit(t, b, false)
+	if &b.pb.Repr()[0] != &buf[0] {
+		t.Fatal("the second commit did not reuse the buffer")
+	}
+	var r UserRecord
+	if found, _ := p.GetUser("a", &r); found {
+		t.Fatal("the first commit's write was applied again")
+	}
+	if found, _ := p.GetUser("b", &r); !found || r.Events != 1 {
+		t.Fatalf("b: found %v, %+v", found, r)
+	}
+
+	// Past its bound the buffer is let go.
+	small := p.NewReusableBatch(1<<10, 4<<10)
+	defer small.Close()
+	small.PutUser(&big)
+	mustCommit(t, small, false)
+	if c := cap(small.pb.Repr()); c > 4<<10 {
+		t.Fatalf("buffer of %d bytes kept, bound 4 KB", c)
+	}
+}

@@ -118,3 +118,33 @@ func TestCommitIntervalsAreStaggeredAcrossPartitions(t *testing.T) {
 		}
 	}
 }
+
+// Commits reuse one Pebble batch: the commit's goroutine hands it back empty,
+// and each commit writes its own records only.
+func TestCommitsReuseTheirBatch(t *testing.T) {
+	p := mustProcessor(t, "")
+	store := openTestStore(t)
+	ps := openTestPartition(t, p, store, 0)
+	now := time.Now().UTC()
+	var batches []*state.Batch
+	for i, user := range []string{"u1", "u2", "u3"} {
+		in := Input{Topic: "events", Offset: int64(i), Value: []byte(ev(user, user+"-m", now.Format(time.RFC3339), "Application Opened", ""))}
+		if err := ps.Process(&in); err != nil {
+			t.Fatal(err)
+		}
+		if err := ps.Commit(int64(i+1), false, false); err != nil {
+			t.Fatal(err)
+		}
+		if ps.commitBatch == nil || ps.commitBatch.Len() != 0 {
+			t.Fatalf("commit %d: batch %v handed back, want an empty one", i, ps.commitBatch)
+		}
+		batches = append(batches, ps.commitBatch)
+		var rec state.UserRecord
+		if found, _ := store.Partition(0).GetUser(user, &rec); !found || rec.Events != 1 {
+			t.Fatalf("commit %d: %s found %v with %d events", i, user, found, rec.Events)
+		}
+	}
+	if batches[0] != batches[1] || batches[1] != batches[2] {
+		t.Fatalf("commits used batches %p, %p, %p; want one", batches[0], batches[1], batches[2])
+	}
+}

@@ -202,7 +202,8 @@ type PartitionState struct {
 	// nextFloor is where it moves at the next commit (0: stays).
 	timerFloor, nextFloor int64
 	lastCommit            time.Time
-	inflight              chan error // the commit being applied (see CommitAsync)
+	inflight              chan commitDone // the commit being applied (see CommitAsync)
+	commitBatch           *state.Batch    // the commits' batch, reused (nil: being applied, or none yet)
 	commitUsers           []pendingUser
 	commitVals            []byte
 	commitTimers          []timerMove
@@ -535,7 +536,11 @@ func (ps *PartitionState) CommitAsync(next int64, sync, snapshot bool) error {
 	ps.Flush()
 	// Keys are a user id and a few bytes; each write costs about as much
 	// again in the batch's own framing.
-	b := ps.store.NewBatchSized(len(vals) + (len(users)*2+len(timers))*(32+16) + 1024)
+	b := ps.commitBatch
+	ps.commitBatch = nil
+	if b == nil {
+		b = ps.store.NewReusableBatch(len(vals)+(len(users)*2+len(timers))*(32+16)+1024, maxCommitBatchBytes)
+	}
 	if snapshot || !ps.catalogStored {
 		if err := ps.putSnapshot(b, next); err != nil {
 			b.Close()
@@ -553,7 +558,7 @@ func (ps *PartitionState) CommitAsync(next int64, sync, snapshot bool) error {
 	ps.minArmed, ps.indexStale = 0, false
 	ps.timerFloor, ps.nextFloor = floor, 0
 	ps.lastCommit = time.Now()
-	done := make(chan error, 1)
+	done := make(chan commitDone, 1)
 	ps.inflight = done
 	go func() {
 		// Pebble inserts a batch into its memtable (a skiplist) in batch
@@ -589,12 +594,26 @@ func (ps *PartitionState) CommitAsync(next int64, sync, snapshot bool) error {
 			b.SetDenseSeq(seq)
 		}
 		b.SetOffset(next)
-		err := b.Commit(sync)
-		b.Close()
-		done <- err
+		if err := b.Commit(sync); err != nil {
+			b.Close()
+			done <- commitDone{err: err}
+			return
+		}
+		done <- commitDone{batch: b} // empty again, for the next commit
 	}()
 	return nil
 }
+
+// commitDone is what a commit's goroutine hands back: its error, or its
+// batch for the next commit to reuse.
+type commitDone struct {
+	err   error
+	batch *state.Batch
+}
+
+// maxCommitBatchBytes is the largest commit batch whose buffer is kept for
+// the next commit (a commit of 100,000 records takes about 20 MB).
+const maxCommitBatchBytes = 32 << 20
 
 // timerMove is one write of a commit to the timer index: the user's entry
 // at due is deleted (del) or added.
@@ -626,7 +645,8 @@ func staggeredStart(now time.Time, partition int32, interval time.Duration) time
 // (which stays: the PartitionState must then be discarded).
 func (ps *PartitionState) WaitCommit() error {
 	if ps.inflight != nil {
-		ps.commitErr = <-ps.inflight
+		d := <-ps.inflight
+		ps.commitErr, ps.commitBatch = d.err, d.batch
 		ps.inflight = nil
 		if ps.commitErr == nil {
 			ps.evict()
