@@ -23,7 +23,7 @@ import (
 // reused once evicted, for the garbage collector: every cycle marks each
 // live heap object, and hundreds of thousands of separate 700-byte records
 // made the cache nearly all of a processor's marking (a collection with 1M
-// users loaded took 150-230 ms on 2 cores; see the memory benchmark's GC
+// users loaded took 135-230 ms on 2 cores; see the memory benchmark's GC
 // row). A slab is one object to find and mark, and its pointers (the
 // records' strings) are scanned in one sweep.
 type userCache struct {
