@@ -243,6 +243,26 @@ campaigns:
 	}
 }
 
+// A cache of two records evicts and reloads users all the time, and hands
+// evicted records out again: the outputs are those of a cache that keeps
+// everyone (the golden file's).
+func TestReplayWithATinyCacheIsTheSame(t *testing.T) {
+	data := replayFixture(t)
+	const campaigns = `
+campaigns:
+  - {id: opened, trigger: {event: Application Opened}, channels: [push, inapp], template: hi}
+  - {id: bought, trigger: {event: Order Completed}, channels: [email, sms, push], template: thanks}
+`
+	big := replay(t, mustProcessor(t, campaigns), data)
+	tiny := replay(t, mustProcessor(t, campaigns+"state:\n  cache_users: 2\n  commit_interval: 1ms\n"), data)
+	if len(big.decisions) == 0 || !bytes.Equal(big.decisions, tiny.decisions) {
+		t.Errorf("decisions differ with a 2-record cache (%d vs %d bytes)", len(big.decisions), len(tiny.decisions))
+	}
+	if !bytes.Equal(big.facts, tiny.facts) || !bytes.Equal(big.dlq, tiny.dlq) {
+		t.Error("facts or dead letters differ with a 2-record cache")
+	}
+}
+
 func TestPartitionOfMatchesKafkaGoMurmur2(t *testing.T) {
 	b := &kafka.Murmur2Balancer{Consistent: true}
 	for _, n := range []int{1, 3, 8, 16, 255} {
