@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -83,39 +84,63 @@ func TestFlushPublishesAndCommitDueSaysWhen(t *testing.T) {
 	}
 
 	// The interval.
-	ps.lastCommit = time.Now().Add(-2 * time.Hour)
+	ps.nextCommit = time.Now().Add(-time.Millisecond)
 	if !ps.CommitDue(now.UnixMilli()) {
-		t.Fatal("2h since the last commit with a 1h interval: want a commit")
+		t.Fatal("the commit slot has passed: want a commit")
 	}
 }
 
-// Partitions opened together do not all commit at the same moment: the
-// first interval of partition p is shortened by p/8 of it.
-func TestCommitIntervalsAreStaggeredAcrossPartitions(t *testing.T) {
+// Partitions commit in slots of their own on the wall clock: any set of
+// them is spread over the interval, and a partition keeps its slot whatever
+// the moment it opened or last committed.
+func TestCommitSlotsAreSpreadAndFixed(t *testing.T) {
+	const interval = 80 * time.Minute
 	p := mustProcessor(t, "state:\n  commit_interval: 80m\n")
 	store := openTestStore(t)
 	before := time.Now()
-	var parts []*PartitionState
-	for part := int32(0); part < 9; part++ {
-		parts = append(parts, openTestPartition(t, p, store, part))
-	}
-	after := time.Now()
-	for i, ps := range parts {
-		early := time.Duration(i%8) * 10 * time.Minute // 80m / 8 per partition, 8 wraps to 0
-		if ps.lastCommit.Before(before.Add(-early)) || ps.lastCommit.After(after.Add(-early)) {
-			t.Errorf("partition %d counts its first interval from %v before opening, want %v", i, before.Sub(ps.lastCommit), early)
+	var offsets []time.Duration
+	for part := int32(0); part < 8; part++ {
+		ps := openTestPartition(t, p, store, part)
+		next := ps.nextCommit
+		if !next.After(before) || next.Sub(before) > interval {
+			t.Fatalf("partition %d opened at %v: first commit slot %v, want within one interval after", part, before, next)
+		}
+		offset := time.Duration(next.UnixNano() % int64(interval))
+		offsets = append(offsets, offset)
+		// The slot is fixed on the wall clock: from any moment, the next
+		// one is the same offset into the interval, less than an
+		// interval ahead.
+		for _, later := range []time.Duration{time.Nanosecond, 17 * time.Minute, interval, 3*interval + time.Second} {
+			now := next.Add(later)
+			s := commitSlot(now, part, interval)
+			if !s.After(now) || s.Sub(now) > interval || time.Duration(s.UnixNano()%int64(interval)) != offset {
+				t.Errorf("partition %d at slot+%v: next slot %v (offset %v), want the offset %v within an interval", part, later, s, time.Duration(s.UnixNano()%int64(interval)), offset)
+			}
 		}
 		if ps.CommitDue(0) {
-			t.Errorf("partition %d: commit due right after opening", i)
+			t.Errorf("partition %d: commit due right after opening with nothing dirty", part)
+		}
+		ps.nextCommit = time.Now()
+		if !ps.CommitDue(0) {
+			t.Errorf("partition %d: its slot has come, no commit due", part)
 		}
 	}
-	// 75 minutes on, the partitions that started 10 minutes or more early
-	// are due, partition 0 (and 8) not yet.
-	for i, ps := range parts {
-		ps.lastCommit = ps.lastCommit.Add(-75 * time.Minute)
-		if due, want := ps.CommitDue(0), i%8 != 0; due != want {
-			t.Errorf("partition %d 75 minutes after opening: commit due %v, want %v", i, due, want)
+	// Spread: no two of the 8 partitions' slots are less than 1/16 of
+	// the interval apart (the golden ratio's multiples mod 1 keep
+	// 0.09-0.15 apart); two partitions are about 0.62 apart.
+	slices.Sort(offsets)
+	for i := range offsets {
+		gap := (offsets[(i+1)%len(offsets)] - offsets[i] + interval) % interval
+		if gap < interval/16 {
+			t.Errorf("commit slots %v and %v are %v apart, want at least %v", offsets[i], offsets[(i+1)%len(offsets)], gap, interval/16)
 		}
+	}
+	s0, s1 := commitSlot(before, 0, interval), commitSlot(before, 1, interval)
+	if gap := (s1.Sub(s0)%interval + interval) % interval; gap < interval*6/10 || gap > interval*64/100 {
+		t.Errorf("partitions 0 and 1: slots %v apart, want about 0.62 of %v", gap, interval)
+	}
+	if got := commitSlot(before, 5, 0); !got.Equal(before) {
+		t.Errorf("a zero interval: slot %v, want now %v (a commit after every batch)", got, before)
 	}
 }
 
