@@ -61,6 +61,10 @@ func TestQuickBenchRuns(t *testing.T) {
 			t.Errorf("workers' time in the %s phase: %+v (sum %.2f)", name, w, sum)
 		}
 	}
+	// 2 s of a 1 s commit interval on 2 partitions: commits, timed.
+	if st := e.LatencyState; st.Commits < 2 || st.EncodeMsPerCommit <= 0 || st.ApplyMsPerCommit <= 0 || st.Flushes < 0 || st.Compactions < 0 {
+		t.Errorf("the state's work in the latency phase: %+v", st)
+	}
 	if len(e.MoreLatency) != 1 {
 		t.Fatalf("e2e: %d latency phases after the first, want 1 (MoreRates)", len(e.MoreLatency))
 	}

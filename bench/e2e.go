@@ -112,6 +112,55 @@ type LatencyResult struct {
 	// LatencyWorkers: where the workers' time went while the rate was
 	// offered.
 	LatencyWorkers WorkerShares `json:"latency_workers"`
+	// LatencyState: what the state store did meanwhile: a latency tail
+	// that comes after the commits or with Pebble's flushes and
+	// compactions (which take a core each while they run) is the state's.
+	LatencyState StateWork `json:"latency_state"`
+}
+
+// StateWork is the state store's work during a phase: the commits (the
+// workers' pause to encode each, its Pebble apply on a goroutine of its
+// own) and Pebble's background work.
+type StateWork struct {
+	Commits           int64   `json:"commits"`
+	EncodeMsPerCommit float64 `json:"encode_ms_per_commit"`
+	ApplyMsPerCommit  float64 `json:"apply_ms_per_commit"`
+	Flushes           int64   `json:"pebble_flushes"`
+	FlushSeconds      float64 `json:"pebble_flush_seconds"`
+	Compactions       int64   `json:"pebble_compactions"`
+	CompactionSeconds float64 `json:"pebble_compaction_seconds"`
+	WriteStalls       int64   `json:"pebble_write_stalls"`
+	WriteStallSeconds float64 `json:"pebble_write_stall_seconds"`
+}
+
+func (s StateWork) String() string {
+	out := fmt.Sprintf("%d commits", s.Commits)
+	if s.Commits > 0 {
+		out += fmt.Sprintf(" (workers paused %.1f ms each to encode, applied in %.1f ms)", s.EncodeMsPerCommit, s.ApplyMsPerCommit)
+	}
+	out += fmt.Sprintf("; Pebble: %d flushes %.2fs, %d compactions %.2fs", s.Flushes, s.FlushSeconds, s.Compactions, s.CompactionSeconds)
+	if s.WriteStalls > 0 {
+		out += fmt.Sprintf(", %d write stalls %.2fs", s.WriteStalls, s.WriteStallSeconds)
+	}
+	return out
+}
+
+// stateWork is the state's work between two readings of the pipeline's
+// statistics.
+func stateWork(before, after pipeline.StatsView) StateWork {
+	bg := after.Pebble.Sub(before.Pebble)
+	w := StateWork{
+		Commits: after.Commits - before.Commits,
+		Flushes: bg.Flushes, FlushSeconds: bg.FlushSeconds,
+		Compactions: bg.Compactions, CompactionSeconds: bg.CompactionSeconds,
+		WriteStalls: bg.WriteStalls, WriteStallSeconds: bg.WriteStallSeconds,
+	}
+	if w.Commits > 0 {
+		n := float64(w.Commits)
+		w.EncodeMsPerCommit = 1000 * (after.CommitSeconds.Encoding - before.CommitSeconds.Encoding) / n
+		w.ApplyMsPerCommit = 1000 * (after.CommitSeconds.Applying - before.CommitSeconds.Applying) / n
+	}
+	return w
 }
 
 // CeilingResult: kafka-go alone reading the same events topic, one
@@ -496,7 +545,8 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		}
 		written <- err
 	}()
-	start, ws0 := time.Now(), p.Stats().WorkerSeconds
+	start, st0 := time.Now(), p.Stats()
+	ws0 := st0.WorkerSeconds
 	err = func() error {
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
@@ -556,7 +606,9 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		return res, err
 	}
 	res.LatencySeconds = time.Since(start).Seconds()
-	res.LatencyWorkers = workerShares(ws0, p.Stats().WorkerSeconds, time.Since(start), p.Partitions)
+	st1 := p.Stats()
+	res.LatencyWorkers = workerShares(ws0, st1.WorkerSeconds, time.Since(start), p.Partitions)
+	res.LatencyState = stateWork(st0, st1)
 	res.LatencyProduced = produced.Load()
 	res.OfferedPerSec = float64(res.LatencyProduced) / res.LatencySeconds
 

@@ -76,7 +76,7 @@ func (o Options) withDefaults() Options {
 
 // pebbleOptions is the write-heavy tuning. The WAL stays enabled: it is what
 // makes a committed batch survive a crash (guarantee 1).
-func (o Options) pebbleOptions(cache *pebble.Cache) *pebble.Options {
+func (o Options) pebbleOptions(cache *pebble.Cache, bg *background) *pebble.Options {
 	po := &pebble.Options{
 		FS:                          o.FS,
 		Cache:                       cache,
@@ -91,6 +91,9 @@ func (o Options) pebbleOptions(cache *pebble.Cache) *pebble.Options {
 	}
 	if o.Logf != nil {
 		po.Logger = infoLogger(o.Logf)
+	}
+	if bg != nil {
+		po.EventListener = bg.listener()
 	}
 	// Point reads of user records dominate reads: bloom filters on every level
 	// (L1+ inherit L0's setting).
@@ -120,6 +123,7 @@ type Store struct {
 	dir     string
 	closed  atomic.Bool
 	batches sync.Pool // *Batch with its reused key and value buffers
+	bg      *background
 }
 
 // Open opens (creating if needed) the store in opts.Dir.
@@ -130,11 +134,12 @@ func Open(opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	cache := pebble.NewCache(opts.CacheBytes)
 	defer cache.Unref() // the DB holds its own reference
-	db, err := pebble.Open(opts.Dir, opts.pebbleOptions(cache))
+	bg := &background{}
+	db, err := pebble.Open(opts.Dir, opts.pebbleOptions(cache, bg))
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", opts.Dir, err)
 	}
-	return &Store{db: db, dir: opts.Dir}, nil
+	return &Store{db: db, dir: opts.Dir, bg: bg}, nil
 }
 
 // Close closes the store; committed batches are durable across Close even
@@ -157,6 +162,11 @@ func (s *Store) Sync() error {
 		return fmt.Errorf("state: sync %s: %w", s.dir, err)
 	}
 	return nil
+}
+
+// Background returns what Pebble's background work has taken so far.
+func (s *Store) Background() BackgroundStats {
+	return s.bg.stats()
 }
 
 // Metrics returns Pebble's metrics as a human-readable table.

@@ -3,6 +3,7 @@ package state
 import (
 	"bufio"
 	"errors"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -676,5 +677,41 @@ func TestReusableBatch(t *testing.T) {
 	mustCommit(t, small, false)
 	if c := cap(small.pb.Repr()); c > 4<<10 {
 		t.Fatalf("buffer of %d bytes kept, bound 4 KB", c)
+	}
+}
+
+// Background counts Pebble's flushes and compactions as they end, with
+// their durations.
+func TestBackgroundCountsFlushesAndCompactions(t *testing.T) {
+	s, _ := openMem(t)
+	defer closeStore(t, s)
+	if bg := s.Background(); bg.Flushes != 0 || bg.Compactions != 0 {
+		t.Fatalf("a new store: %+v, want no work yet", bg)
+	}
+	p := s.Partition(0)
+	for round := range 2 {
+		b := p.NewBatch()
+		for i := range 1000 {
+			b.PutUser(&UserRecord{UserID: fmt.Sprintf("u%04d", i), Events: uint64(round + 1)})
+		}
+		mustCommit(t, b, false)
+		b.Close()
+		if err := s.db.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bg := s.Background()
+	if bg.Flushes < 2 || bg.FlushSeconds <= 0 || bg.MaxFlushSeconds <= 0 || bg.MaxFlushSeconds > bg.FlushSeconds {
+		t.Fatalf("after two flushes: %+v", bg)
+	}
+	if err := s.db.Compact(context.Background(), []byte{0}, []byte{0xff}, false); err != nil {
+		t.Fatal(err)
+	}
+	after := s.Background()
+	if after.Compactions < 1 || after.CompactionSeconds <= 0 {
+		t.Fatalf("after a manual compaction: %+v", after)
+	}
+	if d := after.Sub(bg); d.Flushes != after.Flushes-bg.Flushes || d.Compactions != after.Compactions || d.BackgroundErrors != 0 {
+		t.Fatalf("Sub: %+v from %+v and %+v", d, after, bg)
 	}
 }

@@ -67,6 +67,9 @@ type Stats struct {
 	// for the acknowledgement of outputs, waiting for input. A processor
 	// that waits for input most of the time is not the bottleneck.
 	WorkNanos, AckWaitNanos, InputWaitNanos atomic.Int64
+	// CommitTimes: how long the state commits took (encoding on the
+	// workers, applying on their own goroutines).
+	CommitTimes CommitTimes
 }
 
 // Snapshot returns the counters so far.
@@ -306,6 +309,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 		return err
 	}
 	w.ps = ps
+	ps.times = &r.stats.CommitTimes
 	w.sent, w.sending = make(chan error, 1), -1
 	// Whatever the exit, the commit in flight lands first: a worker
 	// restarted from the store must not read it half-way (it would apply

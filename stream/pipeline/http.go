@@ -68,6 +68,21 @@ type StatsView struct {
 	// WorkerSeconds: where the partition workers' time went, summed over
 	// workers (see stream.Stats).
 	WorkerSeconds WorkerSeconds `json:"worker_seconds"`
+	// CommitSeconds: how long the state commits took, summed over them,
+	// and the longest (see stream.CommitTimes).
+	CommitSeconds CommitSeconds `json:"commit_seconds"`
+	// Pebble: what the state store's background work has taken: flushes,
+	// compactions (each takes a core while it runs) and write stalls.
+	Pebble state.BackgroundStats `json:"pebble"`
+}
+
+// CommitSeconds splits the state commits' time: the workers' pauses to
+// encode the dirty records, and the applies on the commits' goroutines.
+type CommitSeconds struct {
+	Encoding    float64 `json:"encoding"`
+	Applying    float64 `json:"applying"`
+	MaxEncoding float64 `json:"max_encoding"`
+	MaxApplying float64 `json:"max_applying"`
 }
 
 // WorkerSeconds splits the partition workers' time.
@@ -92,6 +107,14 @@ func (p *Pipeline) Stats() StatsView {
 			WaitingForAcks:  time.Duration(p.Runner.Stats().AckWaitNanos.Load()).Seconds(),
 			WaitingForInput: time.Duration(p.Runner.Stats().InputWaitNanos.Load()).Seconds(),
 		},
+		Pebble: p.Store.Background(),
+	}
+	ct := &p.Runner.Stats().CommitTimes
+	v.CommitSeconds = CommitSeconds{
+		Encoding:    time.Duration(ct.EncodeNanos.Load()).Seconds(),
+		Applying:    time.Duration(ct.ApplyNanos.Load()).Seconds(),
+		MaxEncoding: time.Duration(ct.MaxEncodeNanos.Load()).Seconds(),
+		MaxApplying: time.Duration(ct.MaxApplyNanos.Load()).Seconds(),
 	}
 	for ch := state.Channel(0); ch < state.NumChannels; ch++ {
 		v.Decisions[ch.String()] = c.Decisions[ch]

@@ -303,6 +303,11 @@ func TestEndToEndThroughEmbeddedBroker(t *testing.T) {
 	if w := p.Stats().WorkerSeconds; w.Working <= 0 || w.WaitingForAcks <= 0 || w.WaitingForInput <= 0 {
 		t.Errorf("workers' seconds: %+v, want each above 0", w)
 	}
+	// The state commits took time to encode and to apply.
+	waitFor(t, "a state commit", 10*time.Second, func() bool { return p.Stats().Commits > 0 })
+	if c := p.Stats().CommitSeconds; c.Encoding <= 0 || c.Applying <= 0 || c.MaxEncoding <= 0 || c.MaxEncoding > c.Encoding || c.MaxApplying > c.Applying {
+		t.Errorf("commit seconds: %+v, want each above 0 and the longest within the sum", c)
+	}
 	// The consumer group's offsets (what lag monitors read) catch up with
 	// the state too, though the last batches left the workers idle.
 	waitFor(t, "group offsets at the end of every partition", 10*time.Second, func() bool {
