@@ -711,7 +711,7 @@ func TestBackgroundCountsFlushesAndCompactions(t *testing.T) {
 	if after.Compactions < 1 || after.CompactionSeconds <= 0 {
 		t.Fatalf("after a manual compaction: %+v", after)
 	}
-	if d := after.Sub(bg); d.Flushes != after.Flushes-bg.Flushes || d.Compactions != after.Compactions || d.BackgroundErrors != 0 {
+	if d := after.Sub(bg); d.Flushes != after.Flushes-bg.Flushes || d.Compactions != after.Compactions-bg.Compactions || d.FlushSeconds != after.FlushSeconds-bg.FlushSeconds || d.BackgroundErrors != 0 {
 		t.Fatalf("Sub: %+v from %+v and %+v", d, after, bg)
 	}
 }
