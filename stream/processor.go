@@ -154,8 +154,12 @@ type cachedUser struct {
 	// together (see packStrings).
 	strs  [inlineStrs]byte
 	dirty bool
-	isNew bool  // not stored yet: its dense id goes into the reverse index
-	due   int64 // the timer due time the store's timer index holds
+	isNew bool // not stored yet: its dense id goes into the reverse index
+	// enc says whether the record is encoded ahead of the next commit
+	// (see PreEncode), as commitUsers[pos] (pos: its place in ps.dirty).
+	enc encState
+	pos int32
+	due int64 // the timer due time the store's timer index holds
 }
 
 // PartitionState processes the inputs of one partition. It is owned by one
@@ -172,7 +176,8 @@ type PartitionState struct {
 	cache     userCache
 	ahead     [lookahead + 1]uint64 // cache hashes of the next inputs' keys (see Prefetch)
 	dirty     []*cachedUser
-	seq       uint32 // next dense-id sequence number
+	stale     []int32 // places in dirty of records changed since PreEncode encoded them
+	seq       uint32  // next dense-id sequence number
 	seqDirty  bool
 	out       []Output
 	arena     []byte // output keys and values of the batch, reused after they are written
@@ -468,10 +473,17 @@ func (ps *PartitionState) prefetchSlot(in *Input, j int) {
 	ps.ahead[j%len(ps.ahead)] = h
 }
 
+// Every change to a record is followed, within the same Process or
+// FireTimers call, by markDirty: a record encoded ahead of the commit (see
+// PreEncode) becomes stale here and is encoded again by the commit.
 func (ps *PartitionState) markDirty(cu *cachedUser) {
 	if !cu.dirty {
 		cu.dirty = true
+		cu.pos = int32(len(ps.dirty))
 		ps.dirty = append(ps.dirty, cu)
+	} else if cu.enc == encFresh {
+		cu.enc = encStale
+		ps.stale = append(ps.stale, cu.pos)
 	}
 }
 
@@ -533,29 +545,31 @@ func (ps *PartitionState) CommitAsync(next int64, sync, snapshot bool) error {
 	// and lists the timer-index moves; the keys and the Pebble batch itself
 	// are built on the commit's goroutine. The buffers are reused: the
 	// commit before this one is done with them.
+	// What PreEncode did ahead is kept, but for the records changed since.
+	ps.verifyPreEncoded()
+	for len(ps.stale) > 0 {
+		ps.encodeStale()
+	}
+	for len(ps.commitUsers) < len(ps.dirty) {
+		ps.encodeNext()
+	}
+	users, vals := ps.commitUsers, ps.commitVals
 	floor := max(ps.timerFloor, ps.nextFloor)
-	users, vals, timers := ps.commitUsers[:0], ps.commitVals[:0], ps.commitTimers[:0]
-	for i, cu := range ps.dirty {
-		// The records have mostly gone cold since they were changed:
-		// loading them ahead cuts the encoding's time by a third.
-		if i+2 < len(ps.dirty) {
-			prefetchLines(unsafe.Pointer(ps.dirty[i+2]), unsafe.Sizeof(cachedUser{}))
+	timers := ps.commitTimers[:0]
+	for i := range users {
+		u := &users[i]
+		if u.oldDue == u.newDue {
+			continue
 		}
-		start := len(vals)
-		vals = state.AppendRecord(vals, &cu.rec)
-		u := pendingUser{userID: cu.rec.UserID, denseID: cu.rec.DenseID, isNew: cu.isNew, start: start, end: len(vals)}
-		users = append(users, u)
-		if old, due := cu.due, cu.rec.TimerDue; old != due {
-			if old != 0 {
-				timers = append(timers, timerMove{due: old, userID: u.userID, del: true})
-			}
-			if due != 0 {
-				timers = append(timers, timerMove{due: due, userID: u.userID})
-				floor = min(floor, due)
-			}
+		if u.oldDue != 0 {
+			timers = append(timers, timerMove{due: u.oldDue, userID: u.userID, del: true})
+		}
+		if u.newDue != 0 {
+			timers = append(timers, timerMove{due: u.newDue, userID: u.userID})
+			floor = min(floor, u.newDue)
 		}
 	}
-	ps.commitUsers, ps.commitVals, ps.commitTimers = users, vals, timers
+	ps.commitTimers = timers
 	seq, seqDirty := ps.seq, ps.seqDirty
 	ps.Flush()
 	// Keys are a user id and a few bytes; each write costs about as much
@@ -573,11 +587,13 @@ func (ps *PartitionState) CommitAsync(next int64, sync, snapshot bool) error {
 	}
 	// The encodings are copies: the records may change from here on, and
 	// are marked dirty again when they do.
-	for _, cu := range ps.dirty {
-		cu.dirty, cu.isNew, cu.due = false, false, cu.rec.TimerDue
+	for i, cu := range ps.dirty {
+		cu.dirty, cu.isNew, cu.due, cu.enc = false, false, users[i].newDue, encNone
 	}
 	clear(ps.dirty)
 	ps.dirty = ps.dirty[:0]
+	// The commit's goroutine has them now; the next PreEncode waits for it.
+	ps.commitUsers, ps.commitVals = ps.commitUsers[:0], ps.commitVals[:0]
 	ps.seqDirty = false
 	ps.minArmed, ps.indexStale = 0, false
 	ps.timerFloor, ps.nextFloor = floor, 0
@@ -666,6 +682,9 @@ type pendingUser struct {
 	denseID    uint32
 	isNew      bool
 	start, end int
+	// The timer due time the store's index holds, and the record's when
+	// it was encoded: the commit moves the index entry when they differ.
+	oldDue, newDue int64
 }
 
 // commitSlot returns the first time after now at which partition commits
@@ -694,12 +713,17 @@ func commitSlot(now time.Time, partition int32, interval time.Duration) time.Tim
 // (which stays: the PartitionState must then be discarded).
 func (ps *PartitionState) WaitCommit() error {
 	if ps.inflight != nil {
-		d := <-ps.inflight
-		ps.commitErr, ps.commitBatch, ps.commitOrder = d.err, d.batch, d.order
-		ps.inflight = nil
-		if ps.commitErr == nil {
-			ps.evict()
-		}
+		return ps.landed(<-ps.inflight)
+	}
+	return ps.commitErr
+}
+
+// landed takes what the commit in flight handed back.
+func (ps *PartitionState) landed(d commitDone) error {
+	ps.commitErr, ps.commitBatch, ps.commitOrder = d.err, d.batch, d.order
+	ps.inflight = nil
+	if ps.commitErr == nil {
+		ps.evict()
 	}
 	return ps.commitErr
 }

@@ -355,14 +355,14 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 		<-fetchDone
 	}()
 	for {
-		var buf *fetched
 		waitStart := time.Now()
-		select {
-		case buf = <-f.out:
-		case <-ctx.Done():
+		buf, ahead, err := w.awaitInput(ctx)
+		if err != nil {
+			return err
 		}
 		workStart := time.Now()
-		r.stats.InputWaitNanos.Add(int64(workStart.Sub(waitStart)))
+		r.stats.InputWaitNanos.Add(int64(workStart.Sub(waitStart) - ahead))
+		r.stats.WorkNanos.Add(int64(ahead))
 		ackWaited := w.ackWait
 		if buf == nil {
 			// Shutdown or revocation: save the bitmaps with the state.
@@ -398,6 +398,39 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return w.final()
 		}
+	}
+}
+
+// awaitInput returns the next fetch response, or nil when ctx ends. While
+// none is there and the next commit is near, it encodes dirty records
+// ahead of it (see PartitionState.PreEncode), a chunk at a time, and
+// returns how long that took.
+func (w *PartitionWorker) awaitInput(ctx context.Context) (*fetched, time.Duration, error) {
+	f, ps := w.fetcher, w.ps
+	var ahead time.Duration
+	for ps.PreEncodeDue() {
+		select {
+		case buf := <-f.out:
+			return buf, ahead, nil
+		case <-ctx.Done():
+			return nil, ahead, nil
+		default:
+		}
+		t := time.Now()
+		more, err := ps.PreEncode(PreEncodeChunk)
+		ahead += time.Since(t)
+		if err != nil {
+			return nil, ahead, err
+		}
+		if !more {
+			break
+		}
+	}
+	select {
+	case buf := <-f.out:
+		return buf, ahead, nil
+	case <-ctx.Done():
+		return nil, ahead, nil
 	}
 }
 
