@@ -3,6 +3,7 @@ package stream
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -537,6 +538,13 @@ func (ps *PartitionState) Commit(next int64, sync, snapshot bool) error {
 // landed, so a record read back from the store is never older than the
 // cache's.
 func (ps *PartitionState) CommitAsync(next int64, sync, snapshot bool) error {
+	return ps.CommitAsyncAfter(next, sync, snapshot, nil)
+}
+
+// CommitAsyncAfter is CommitAsync for a caller whose outputs are not all
+// acknowledged yet: the commit's goroutine calls acked (when not nil)
+// before it applies the batch, and applies nothing if it fails.
+func (ps *PartitionState) CommitAsyncAfter(next int64, sync, snapshot bool, acked func() error) error {
 	if err := ps.WaitCommit(); err != nil {
 		return err
 	}
@@ -640,9 +648,18 @@ func (ps *PartitionState) CommitAsync(next int64, sync, snapshot bool) error {
 			b.SetDenseSeq(seq)
 		}
 		b.SetOffset(next)
+		built := time.Now()
+		if acked != nil {
+			if err := acked(); err != nil {
+				b.Close()
+				done <- commitDone{err: fmt.Errorf("stream: state of partition %d up to offset %d not committed: its outputs were not written: %w", ps.partition, next, err), order: order}
+				return
+			}
+		}
+		ackedAt := time.Now()
 		err := b.Commit(sync)
 		if times != nil {
-			times.add(&times.ApplyNanos, &times.MaxApplyNanos, time.Since(applyStart))
+			times.add(&times.ApplyNanos, &times.MaxApplyNanos, built.Sub(applyStart)+time.Since(ackedAt))
 		}
 		if err != nil {
 			b.Close()

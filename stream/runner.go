@@ -25,7 +25,8 @@ type Hooks struct {
 	// outputs are written; n counts inputs of the batch so far.
 	InBatch func(partition int32, n int)
 	// OutputsAcked is called after Kafka acknowledged a batch's outputs and
-	// before its state commit.
+	// before its state commit, on the goroutine that wrote them (with 0
+	// outputs, on the worker's).
 	OutputsAcked func(partition int32, outputs int)
 }
 
@@ -281,10 +282,8 @@ type PartitionWorker struct {
 	// (see send and awaitSent); msgs[cur] is the next batch's.
 	msgs [2][]kafka.Message
 	cur  int
-	// sent receives the result of the write in flight; sending is its
-	// number of outputs, -1 when none is in flight.
-	sent    chan error
-	sending int
+	// sending is the write in flight (nil: none).
+	sending *outputWrite
 	ackWait time.Duration // waited in awaitSent so far
 	// held are fetch responses the write in flight may point into (dead
 	// letters carry their input's bytes): handed back to the fetcher when
@@ -310,7 +309,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 	}
 	w.ps = ps
 	ps.times = &r.stats.CommitTimes
-	w.sent, w.sending = make(chan error, 1), -1
+	w.sending = nil
 	// Whatever the exit, the commit in flight lands first: a worker
 	// restarted from the store must not read it half-way (it would apply
 	// its inputs twice on top of a commit that lands later). The write in
@@ -449,7 +448,7 @@ func (w *PartitionWorker) final() error {
 // release hands a processed fetch response back to the fetcher, or, while
 // outputs that may point into it are in flight, once they are acknowledged.
 func (w *PartitionWorker) release(buf *fetched) {
-	if w.sending >= 0 && len(buf.inputs) > 0 {
+	if w.sending != nil && len(buf.inputs) > 0 {
 		w.held = append(w.held, buf)
 		return
 	}
@@ -526,11 +525,13 @@ func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
 			w.lastSnapshot = time.Now()
 		}
 		// No state is committed before the outputs of its inputs are
-		// acknowledged.
-		if err := w.awaitSent(); err != nil {
-			return err
+		// acknowledged: the commit's goroutine waits for them, the worker
+		// goes on (it waits for them before the next batch's go out).
+		var acked func() error
+		if ow := w.sending; ow != nil {
+			acked = ow.wait
 		}
-		if err := ps.CommitAsync(w.next, false, snapshot); err != nil {
+		if err := ps.CommitAsyncAfter(w.next, false, snapshot, acked); err != nil {
 			return err
 		}
 		w.committed = w.next
@@ -568,28 +569,49 @@ func (w *PartitionWorker) send(ctx context.Context, outs []Output) {
 	}
 	w.msgs[w.cur] = msgs
 	w.cur ^= 1
-	w.sending = len(msgs)
-	sent := w.sent
+	ow := &outputWrite{n: len(msgs), done: make(chan struct{})}
+	w.sending = ow
+	part := w.partition
 	go func() {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		sent <- r.writer.Produce(wctx, msgs)
+		ow.err = r.writer.Produce(wctx, msgs)
+		if h := r.opts.Hooks.OutputsAcked; h != nil && ow.err == nil {
+			h(part, ow.n)
+		}
+		close(ow.done)
 	}()
+}
+
+// outputWrite is a batch's outputs being written: done is closed once Kafka
+// acknowledged them (err nil) or the write failed. The worker waits for it
+// before the next batch's outputs go out (awaitSent); a state commit that
+// covers the batch waits for it on the commit's goroutine.
+type outputWrite struct {
+	n    int
+	done chan struct{}
+	err  error
+}
+
+// wait waits for the write and returns its error.
+func (o *outputWrite) wait() error {
+	<-o.done
+	return o.err
 }
 
 // awaitSent waits for the outputs in flight, if any, to be acknowledged and
 // hands back the fetch responses they may have pointed into.
 func (w *PartitionWorker) awaitSent() error {
-	if w.sending < 0 {
+	ow := w.sending
+	if ow == nil {
 		return nil
 	}
 	t := time.Now()
-	err := <-w.sent
+	err := ow.wait()
 	d := time.Since(t)
 	w.ackWait += d
 	w.runner.stats.AckWaitNanos.Add(int64(d))
-	n := w.sending
-	w.sending = -1
+	w.sending = nil
 	clear(w.msgs[w.cur^1])
 	for _, buf := range w.held {
 		w.fetcher.free <- buf
@@ -597,10 +619,7 @@ func (w *PartitionWorker) awaitSent() error {
 	clear(w.held)
 	w.held = w.held[:0]
 	if err != nil {
-		return fmt.Errorf("stream: write %d outputs of %s/%d: %w", n, w.runner.proc.cfg.Topics.Events, w.partition, err)
-	}
-	if h := w.runner.opts.Hooks.OutputsAcked; h != nil {
-		h(w.partition, n)
+		return fmt.Errorf("stream: write %d outputs of %s/%d: %w", ow.n, w.runner.proc.cfg.Topics.Events, w.partition, err)
 	}
 	return nil
 }

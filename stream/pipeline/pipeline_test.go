@@ -868,6 +868,73 @@ func TestOutputsInFlightWhileTheNextBatchIsProcessed(t *testing.T) {
 	}
 }
 
+// A batch's state is committed only once its outputs are acknowledged
+// (guarantee 2), though the worker goes on meanwhile and the commit waits on
+// a goroutine of its own: while the broker holds every write of outputs,
+// with every batch due for a commit, no offset is stored.
+func TestNoStateCommittedBeforeItsOutputsAreAcknowledged(t *testing.T) {
+	b := startBroker(t)
+	s := newScenarioAt(40, time.Now().UTC().Add(-time.Hour).Truncate(time.Minute))
+	produce(t, b.Addrs(), "events", s.records)
+	c := b.Cluster()
+	held, released := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var holding atomic.Bool
+	holding.Store(true)
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if holding.Load() {
+			once.Do(func() { close(held) })
+			c.SleepControl(func() { <-released })
+		}
+		return nil, nil, false // the broker writes it now
+	})
+	cfg := testConfig(t, b.Addrs(), filepath.Join(t.TempDir(), "state"), "")
+	cfg.State.CommitInterval = stream.Duration(time.Millisecond)
+	p, err := Start(context.Background(), Options{Config: cfg, NoHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	select {
+	case <-held:
+	case <-time.After(time.Minute):
+		t.Fatal("no write of facts within a minute")
+	}
+	stored := func() (parts int, sum int64) {
+		for part := int32(0); part < int32(p.Partitions); part++ {
+			o, ok, err := p.Store.Partition(part).Offset()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				parts++
+				sum += o
+			}
+		}
+		return parts, sum
+	}
+	release := func() {
+		holding.Store(false)
+		close(released)
+	}
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if n, sum := stored(); n > 0 {
+			release()
+			t.Fatalf("state of %d partitions committed (offsets summing to %d) while their outputs were held by the broker", n, sum)
+		}
+	}
+	if p.Stats().Events == 0 {
+		t.Fatal("nothing processed while the outputs were held")
+	}
+	release()
+	want := int64(len(s.records))
+	waitFor(t, "every input's state committed once the outputs are written", time.Minute, func() bool {
+		_, sum := stored()
+		return sum == want
+	})
+}
+
 // A processor on its embedded broker (no kafka.brokers) restarts: with the
 // broker's log persisted beside the state, the second run resumes where the
 // state left off and processes only what arrived since, every event once.
