@@ -48,28 +48,10 @@ type background struct {
 func (b *background) listener() *pebble.EventListener {
 	return &pebble.EventListener{
 		FlushEnd: func(i pebble.FlushInfo) {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			if i.Err != nil {
-				b.s.BackgroundErrors++
-				return
-			}
-			d := i.Duration.Seconds()
-			b.s.Flushes++
-			b.s.FlushSeconds += d
-			b.s.MaxFlushSeconds = max(b.s.MaxFlushSeconds, d)
+			b.ended(i.Err, i.Duration, &b.s.Flushes, &b.s.FlushSeconds, &b.s.MaxFlushSeconds)
 		},
 		CompactionEnd: func(i pebble.CompactionInfo) {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			if i.Err != nil {
-				b.s.BackgroundErrors++
-				return
-			}
-			d := i.TotalDuration.Seconds()
-			b.s.Compactions++
-			b.s.CompactionSeconds += d
-			b.s.MaxCompactionSeconds = max(b.s.MaxCompactionSeconds, d)
+			b.ended(i.Err, i.TotalDuration, &b.s.Compactions, &b.s.CompactionSeconds, &b.s.MaxCompactionSeconds)
 		},
 		WriteStallBegin: func(pebble.WriteStallBeginInfo) {
 			b.mu.Lock()
@@ -86,6 +68,19 @@ func (b *background) listener() *pebble.EventListener {
 			}
 		},
 	}
+}
+
+// ended counts a flush or compaction that ended after d, or failed.
+func (b *background) ended(err error, d time.Duration, count *int64, sum, longest *float64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil {
+		b.s.BackgroundErrors++
+		return
+	}
+	*count++
+	*sum += d.Seconds()
+	*longest = max(*longest, d.Seconds())
 }
 
 func (b *background) stats() BackgroundStats {
