@@ -234,7 +234,8 @@ type CommitTimes struct {
 	MaxEncodeNanos, MaxApplyNanos atomic.Int64
 }
 
-func (c *CommitTimes) add(sum, longest *atomic.Int64, d time.Duration) {
+// addTime adds d to sum and raises longest to it.
+func addTime(sum, longest *atomic.Int64, d time.Duration) {
 	sum.Add(int64(d))
 	for {
 		m := longest.Load()
@@ -302,9 +303,10 @@ func (ps *PartitionState) Flush() {
 
 // CommitDue reports whether the partition should commit now, at event-clock
 // time now (Unix ms): the partition's commit slot has come (every
-// state.commit_interval, see commitSlot), half of state.cache_users are dirty (dirty records cannot be
-// evicted), or a user re-armed since the last commit has a timer due by now
-// or was skipped by FireTimers (which sees only committed timers).
+// state.commit_interval, see commitSlot), half of state.cache_users are
+// dirty (dirty records cannot be evicted), or a user re-armed since the last
+// commit has a timer due by now or was skipped by FireTimers (which sees
+// only committed timers).
 func (ps *PartitionState) CommitDue(now int64) bool {
 	st := &ps.proc.cfg.State
 	return len(ps.dirty) >= max(1, st.CacheUsers/2) ||
@@ -552,8 +554,8 @@ func (ps *PartitionState) CommitAsyncAfter(next int64, sync, snapshot bool, acke
 	// The worker encodes the dirty records (they change once it goes on)
 	// and lists the timer-index moves; the keys and the Pebble batch itself
 	// are built on the commit's goroutine. The buffers are reused: the
-	// commit before this one is done with them.
-	// What PreEncode did ahead is kept, but for the records changed since.
+	// commit before this one is done with them. What PreEncode encoded
+	// ahead is kept; the records changed since are encoded again.
 	ps.verifyPreEncoded()
 	for len(ps.stale) > 0 {
 		ps.encodeStale()
@@ -612,7 +614,7 @@ func (ps *PartitionState) CommitAsyncAfter(next int64, sync, snapshot bool, acke
 	times := ps.times
 	applyStart := time.Now()
 	if times != nil {
-		times.add(&times.EncodeNanos, &times.MaxEncodeNanos, applyStart.Sub(start))
+		addTime(&times.EncodeNanos, &times.MaxEncodeNanos, applyStart.Sub(start))
 	}
 	go func() {
 		// Pebble inserts a batch into its memtable (a skiplist) in batch
@@ -659,7 +661,7 @@ func (ps *PartitionState) CommitAsyncAfter(next int64, sync, snapshot bool, acke
 		ackedAt := time.Now()
 		err := b.Commit(sync)
 		if times != nil {
-			times.add(&times.ApplyNanos, &times.MaxApplyNanos, built.Sub(applyStart)+time.Since(ackedAt))
+			addTime(&times.ApplyNanos, &times.MaxApplyNanos, built.Sub(applyStart)+time.Since(ackedAt))
 		}
 		if err != nil {
 			b.Close()
