@@ -3,6 +3,7 @@ package bench_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,15 @@ func TestQuickBenchRuns(t *testing.T) {
 	c := res.Ceiling
 	if all := e.Produced + e.LatencyProduced + l.LatencyProduced; c == nil || c.Records != all || c.Ratio <= 0 {
 		t.Errorf("ceiling: %+v (e2e produced %d + %d + %d)", c, e.Produced, e.LatencyProduced, l.LatencyProduced)
+	}
+	// The CPU bounds follow from the measured costs.
+	if c != nil {
+		perEvent := 1e6 * e.CPUSeconds / float64(e.Processed)
+		bound := float64(c.Cores) / (perEvent / 1e6) / c.EventsPerSecond
+		if c.CPUSeconds <= 0 || c.CPUMicrosPerRecord <= 0 || c.Cores < 1 || math.Abs(c.E2EMicrosPerEvent-perEvent) > 1e-9*perEvent ||
+			math.Abs(c.RatioCPUBound-bound) > 1e-9*bound || math.Abs(c.MicrosPerEventFor08*0.8*c.EventsPerSecond/1e6-float64(c.Cores)) > 1e-9 {
+			t.Errorf("ceiling's CPU bounds: %+v (e2e %.3f CPU-s for %d events)", c, e.CPUSeconds, e.Processed)
+		}
 	}
 	m := res.Memory
 	if m == nil || m.Users != 20_000 || m.Events != 4*20_000 || m.RSSBytes <= 0 || m.PebbleBytes <= 0 || m.GCSeconds <= 0 || m.HeapObjects == 0 {

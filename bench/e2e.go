@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"io"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -179,6 +180,32 @@ type CeilingResult struct {
 	// Ratio is E2E.EventsPerSecond / EventsPerSecond: the share of the
 	// consumption ceiling the pipeline reaches.
 	Ratio float64 `json:"ratio"`
+	// CPUSeconds: the process's CPU time while the faster way read (the
+	// embedded broker's included), CPUMicrosPerRecord per record read.
+	CPUSeconds         float64 `json:"cpu_seconds"`
+	CPUMicrosPerRecord float64 `json:"cpu_us_per_record"`
+	// CPU bounds of the ratio on this machine's Cores: E2EMicrosPerEvent
+	// is what an event cost the e2e process (E2E.CPUSeconds per event);
+	// RatioCPUBound the ratio a processor that kept every core busy at that
+	// cost would reach (Cores / E2EMicrosPerEvent, over the ceiling), and
+	// MicrosPerEventFor08 the cost per event at which it would reach 0.8.
+	// A Ratio near RatioCPUBound says the processor's CPU per event is
+	// what limits it, not waiting.
+	Cores               int     `json:"cores"`
+	E2EMicrosPerEvent   float64 `json:"e2e_cpu_us_per_event"`
+	RatioCPUBound       float64 `json:"ratio_cpu_bound"`
+	MicrosPerEventFor08 float64 `json:"cpu_us_per_event_for_0_8"`
+}
+
+// cpuBounds fills c's CPU bounds from the e2e run's cost per event.
+func (c *CeilingResult) cpuBounds(e2e E2EResult, cores int) {
+	c.Cores = cores
+	if e2e.Processed <= 0 || c.EventsPerSecond <= 0 || e2e.CPUSeconds <= 0 {
+		return
+	}
+	c.E2EMicrosPerEvent = 1e6 * e2e.CPUSeconds / float64(e2e.Processed)
+	c.RatioCPUBound = float64(cores) / (c.E2EMicrosPerEvent / 1e6) / c.EventsPerSecond
+	c.MicrosPerEventFor08 = 1e6 * float64(cores) / (0.8 * c.EventsPerSecond)
 }
 
 // runE2E runs the e2e scenario and, with ceiling, the ceiling one after it
@@ -339,6 +366,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 	if c.EventsPerSecond > 0 {
 		c.Ratio = res.EventsPerSecond / c.EventsPerSecond
 	}
+	c.cpuBounds(res, min(runtime.GOMAXPROCS(0), runtime.NumCPU()))
 	return res, &c, nil
 }
 
@@ -719,7 +747,7 @@ func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []
 	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
 	errs := make([]error, cfg.Partitions)
 	var wg sync.WaitGroup
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), cpuTime()
 	for part := 0; part < cfg.Partitions; part++ {
 		first, last := ends[part][0], ends[part][1]
 		if last <= first {
@@ -755,7 +783,7 @@ func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(t0)
+	elapsed, cpu := time.Since(t0), cpuTime()-cpu0
 	stop()
 	if err := errors.Join(errs...); err != nil {
 		return res, err
@@ -763,6 +791,10 @@ func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []
 	res.Records, res.Bytes = records.Load(), nbytes.Load()
 	res.Seconds = elapsed.Seconds()
 	res.EventsPerSecond = float64(res.Records) / res.Seconds
+	res.CPUSeconds = cpu.Seconds()
+	if res.Records > 0 {
+		res.CPUMicrosPerRecord = 1e6 * res.CPUSeconds / float64(res.Records)
+	}
 	return res, nil
 }
 

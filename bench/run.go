@@ -515,7 +515,12 @@ func (r *Results) WriteTable(w io.Writer) {
 		row("records", "%d (%.1f MB)", c.Records, float64(c.Bytes)/1e6)
 		row("events/s", "%.0f  (%.2fs)", c.EventsPerSecond, c.Seconds)
 		row("by way", "Reader.ReadMessage %.0f/s, Client.Fetch %.0f/s", c.ReaderPerSecond, c.FetchPerSecond)
+		row("CPU", "%.2f µs per record (%.2f CPU-s, process, broker included if embedded)", c.CPUMicrosPerRecord, c.CPUSeconds)
 		row("e2e / ceiling", "%.2f", c.Ratio)
+		if c.RatioCPUBound > 0 {
+			row("what the CPU allows", "%.2f: e2e costs %.2f µs of CPU per event; %d cores busy at that cost reach %.2f of the ceiling, 0.8 needs %.2f µs",
+				c.RatioCPUBound, c.E2EMicrosPerEvent, c.Cores, c.RatioCPUBound, c.MicrosPerEventFor08)
+		}
 	}
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(w, "\nmemory (users loaded through the processor: identify + 3 events each)\n")
