@@ -22,14 +22,20 @@ const (
 // once it goes on), which pauses the partition: 10-16 ms for the 30,000
 // records a second of 100,000 events/s dirties. PreEncode does that work
 // ahead, while the worker would otherwise wait for input, in the last
-// preEncodeShare of the interval before the commit is due: the dirty
+// quarter of the interval before the commit is due (at most 250 ms): the dirty
 // records not encoded yet, then those changed since they were (ps.stale),
 // again. The commit encodes only what is left: the records changed or
 // dirtied after the last idle moment.
 
 // preEncodeShare: the part of state.commit_interval before a commit in
-// which idle workers encode ahead.
-const preEncodeShare = 4 // the last quarter
+// which idle workers encode ahead, at most maxPreEncodeWindow: a record
+// encoded again leaves its earlier bytes in the commit's buffer, so the
+// window bounds them by what arrives in it (at 100,000 events/s about 6 MB
+// at most), whatever the interval.
+const (
+	preEncodeShare     = 4 // the last quarter
+	maxPreEncodeWindow = 250 * time.Millisecond
+)
 
 // PreEncodeChunk is how many records the worker encodes ahead at a time
 // before it looks for input again (about 30 µs of work).
@@ -48,8 +54,8 @@ func (ps *PartitionState) PreEncodeDue() bool {
 	if preEncodeAlways {
 		return true
 	}
-	interval := time.Duration(ps.proc.cfg.State.CommitInterval)
-	return time.Until(ps.nextCommit) < interval/preEncodeShare
+	window := min(time.Duration(ps.proc.cfg.State.CommitInterval)/preEncodeShare, maxPreEncodeWindow)
+	return time.Until(ps.nextCommit) < window
 }
 
 // PreEncode encodes up to n dirty records ahead of the next commit and

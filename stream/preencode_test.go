@@ -158,3 +158,32 @@ func TestACommitCatchesARecordChangedBehindItsEncoding(t *testing.T) {
 	}()
 	ps.Commit(1, false, false)
 }
+
+// Records are encoded ahead only near the commit: in the last quarter of
+// the interval, at most 250 ms before it, and only when some wait.
+func TestEncodingAheadOnlyNearTheCommit(t *testing.T) {
+	for _, c := range []struct {
+		interval       string
+		until          time.Duration // to the commit slot
+		dirty, wantDue bool
+	}{
+		{"1h", time.Second, true, false},
+		{"1h", 200 * time.Millisecond, true, true},
+		{"1h", 200 * time.Millisecond, false, false},
+		{"400ms", 150 * time.Millisecond, true, false},
+		{"400ms", 50 * time.Millisecond, true, true},
+	} {
+		p := mustProcessor(t, "state:\n  commit_interval: "+c.interval+"\n")
+		ps := openTestPartition(t, p, openTestStore(t), 0)
+		if c.dirty {
+			in := Input{Topic: "events", Value: []byte(ev("u1", "m1", time.Now().UTC().Format(time.RFC3339), "Application Opened", ""))}
+			if err := ps.Process(&in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ps.nextCommit = time.Now().Add(c.until)
+		if got := ps.PreEncodeDue(); got != c.wantDue {
+			t.Errorf("interval %s, %v before the commit, dirty %v: PreEncodeDue %v, want %v", c.interval, c.until, c.dirty, got, c.wantDue)
+		}
+	}
+}
