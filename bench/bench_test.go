@@ -29,6 +29,7 @@ func TestQuickBenchRuns(t *testing.T) {
 		Quick:           true,
 		Events:          20_000,
 		Users:           20_000,
+		Population:      5_000,
 		Partitions:      2,
 		Rate:            2000,
 		MoreRates:       []int{1000},
@@ -41,6 +42,12 @@ func TestQuickBenchRuns(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Population != 5_000 {
+		t.Errorf("results: population %d, want the configured 5,000", res.Population)
+	}
+	if _, err := bench.Run(ctx, bench.Config{Population: -1}); err == nil || !strings.Contains(err.Error(), "Population -1") {
+		t.Errorf("a negative population: %v", err)
 	}
 	p := res.Pipeline
 	if p == nil || p.Processed != 20_000 || p.EventsPerSecond <= 0 || p.AllocsPerEvent <= 0 {

@@ -251,7 +251,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 
 	// Event time ends about now: no absence timer is due on the wall clock.
 	step := DefaultTimeStep
-	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed, Users: DefaultGeneratorUsers, TimeStep: step,
+	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed, Users: cfg.Population, TimeStep: step,
 		Start: time.Now().UTC().Add(-time.Duration(cfg.Events) * step).Truncate(time.Second)})
 	if err != nil {
 		return res, nil, err
@@ -524,7 +524,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	// Let the readers resolve the end offsets before anything new arrives.
 	time.Sleep(time.Second)
 
-	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed + 1 + int64(phase), Users: DefaultGeneratorUsers,
+	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed + 1 + int64(phase), Users: cfg.Population,
 		Start: time.Now().UTC(), TimeStep: time.Second / time.Duration(max(rate, 1))})
 	if err != nil {
 		return res, err

@@ -63,7 +63,7 @@ func runPipeline(ctx context.Context, cfg Config, dir string) (PipelineResult, e
 	}
 	scfg = proc.Config()
 	fmt.Fprintf(cfg.Progress, "pipeline: generating %d events (not timed)\n", cfg.Events)
-	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed, Users: DefaultGeneratorUsers})
+	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed, Users: cfg.Population})
 	if err != nil {
 		return res, err
 	}

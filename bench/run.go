@@ -83,6 +83,10 @@ type Config struct {
 	// Users loaded by the memory and restore scenarios (default
 	// DefaultBenchUsers, or DefaultQuickBenchUsers).
 	Users int
+	// Population: the users the generated traffic of pipeline and e2e
+	// comes from (default DefaultGeneratorUsers). With more users than
+	// the user cache holds, records are read back from Pebble all the time.
+	Population int
 	// Partitions: pipeline partitions, each on its own goroutine, and the
 	// partitions of the e2e topics (default runtime.GOMAXPROCS(0)).
 	Partitions int
@@ -160,6 +164,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Events < 0:
 		return fmt.Errorf("bench: Config.Events %d: must not be negative", c.Events)
+	case c.Population < 0 || c.Population > MaxUsers:
+		return fmt.Errorf("bench: Config.Population %d: want 1 to %d users", c.Population, MaxUsers)
 	case c.Users < 0:
 		return fmt.Errorf("bench: Config.Users %d: must not be negative", c.Users)
 	case c.Users > MaxUsers:
@@ -189,6 +195,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Users == 0 {
 		c.Users = pick(c.Quick, DefaultQuickBenchUsers, DefaultBenchUsers)
+	}
+	if c.Population == 0 {
+		c.Population = DefaultGeneratorUsers
 	}
 	if c.Partitions == 0 {
 		c.Partitions = runtime.GOMAXPROCS(0)
@@ -242,13 +251,16 @@ type Environment struct {
 // Results are the outcome of Run: the environment, the effective
 // configuration and one entry per scenario run (nil: not run).
 type Results struct {
-	Env        Environment `json:"env"`
-	Quick      bool        `json:"quick"`
-	Events     int         `json:"events"`
-	Users      int         `json:"users"`
-	Partitions int         `json:"partitions"`
-	Rate       int         `json:"rate"`
-	Brokers    string      `json:"brokers"` // "embedded" or the list
+	Env    Environment `json:"env"`
+	Quick  bool        `json:"quick"`
+	Events int         `json:"events"`
+	Users  int         `json:"users"`
+	// Population: the users of the generated traffic (0 in results from
+	// before it was a choice: DefaultGeneratorUsers).
+	Population int    `json:"population,omitempty"`
+	Partitions int    `json:"partitions"`
+	Rate       int    `json:"rate"`
+	Brokers    string `json:"brokers"` // "embedded" or the list
 	// BrokerLog: where the embedded broker kept its log (BrokerLogDisk or
 	// BrokerLogMemory; empty in results before it was a choice: memory).
 	BrokerLog string `json:"broker_log,omitempty"`
@@ -301,7 +313,7 @@ func Run(ctx context.Context, cfg Config) (Results, error) {
 	}
 	cfg = cfg.withDefaults()
 	res := Results{
-		Env: environment(), Quick: cfg.Quick, Events: cfg.Events, Users: cfg.Users,
+		Env: environment(), Quick: cfg.Quick, Events: cfg.Events, Users: cfg.Users, Population: cfg.Population,
 		Partitions: cfg.Partitions, Rate: cfg.Rate, Brokers: "embedded", BrokerLog: cfg.BrokerLog,
 		InputCompression: cfg.InputCompression,
 	}
@@ -482,7 +494,7 @@ func (r *Results) WriteTable(w io.Writer) {
 	if r.InputCompression != "" && r.InputCompression != "none" {
 		input = ", events written " + r.InputCompression + "-compressed"
 	}
-	fmt.Fprintf(w, "\n  events %d, users %d, partitions %d, broker %s%s%s\n", r.Events, r.Users, r.Partitions, broker, input, pick(r.Quick, " (quick)", ""))
+	fmt.Fprintf(w, "\n  events %d from %d users, users %d (memory, restore), partitions %d, broker %s%s%s\n", r.Events, r.Population, r.Users, r.Partitions, broker, input, pick(r.Quick, " (quick)", ""))
 	row := func(name, format string, args ...any) {
 		fmt.Fprintf(w, "  %-30s %s\n", name, fmt.Sprintf(format, args...))
 	}

@@ -187,6 +187,9 @@ func (c *Config) applyDefaults() {
 	if c.State.CacheUsers == 0 {
 		c.State.CacheUsers = DefaultCacheUsers
 	}
+	if c.State.BlockCacheMB == 0 {
+		c.State.BlockCacheMB = DefaultBlockCacheMB
+	}
 	if c.State.SyncInterval == 0 {
 		c.State.SyncInterval = DefaultSyncInterval
 	}
@@ -279,6 +282,9 @@ func (c *Config) Validate() error {
 	}
 	if c.State.CacheUsers < 1 {
 		return bad("state.cache_users", "%d: must be at least 1", c.State.CacheUsers)
+	}
+	if c.State.BlockCacheMB < 8 || c.State.BlockCacheMB > 1<<20 {
+		return bad("state.block_cache_mb", "%d: want 8 to 1048576 (MiB)", c.State.BlockCacheMB)
 	}
 	if c.State.SyncInterval < 0 {
 		return bad("state.sync_interval", "%s: must not be negative", c.State.SyncInterval)

@@ -283,6 +283,7 @@ func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
 	cases := []struct{ yaml, want string }{
 		{"kafka:\n  partitions: 300\n", "x.yaml:2: kafka.partitions: 300 is out of range"},
 		{"kafka:\n  partitons: 4\n", "x.yaml:2: unknown key partitons"},
+		{"state:\n  block_cache_mb: 4\n", "x.yaml:2: state.block_cache_mb: 4: want 8 to 1048576 (MiB)"},
 		{"kafka:\n  partitions: 4\n  compression: brotli\n", `x.yaml:3: kafka.compression: "brotli": want none, gzip, snappy, lz4 or zstd`},
 		{"campaigns:\n  - id: a\n    trigger: {event: X}\n    channels: [push, fax]\n", `x.yaml:4: campaigns[0].channels[1]: unknown channel "fax"`},
 		{"campaigns:\n  - id: a\n    channels: [push]\n", "x.yaml:2: campaigns[0].trigger: campaign \"a\" needs exactly one of trigger.event"},

@@ -17,6 +17,7 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 	fs.BoolVar(&cfg.Quick, "quick", false, "small sizes, a few seconds per scenario")
 	fs.IntVar(&cfg.Events, "events", 0, fmt.Sprintf("generated events for pipeline and e2e (default %d, quick %d)", bench.DefaultEvents, bench.DefaultQuickEvents))
 	fs.IntVar(&cfg.Users, "users", 0, fmt.Sprintf("users loaded by memory and restore (default %d, quick %d)", bench.DefaultBenchUsers, bench.DefaultQuickBenchUsers))
+	fs.IntVar(&cfg.Population, "population", 0, fmt.Sprintf("users the generated traffic of pipeline and e2e comes from (default %d)", bench.DefaultGeneratorUsers))
 	fs.IntVar(&cfg.Partitions, "partitions", 0, "partitions, one goroutine each (default GOMAXPROCS)")
 	fs.Func("rate", "events/s offered in the e2e latency phase (default 0: half the e2e throughput just measured); `N[,N...]` runs a phase at each, in order", func(v string) error {
 		rates, err := parseRates(v)

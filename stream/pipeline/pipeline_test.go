@@ -891,11 +891,15 @@ func TestNoStateCommittedBeforeItsOutputsAreAcknowledged(t *testing.T) {
 	})
 	cfg := testConfig(t, b.Addrs(), filepath.Join(t.TempDir(), "state"), "")
 	cfg.State.CommitInterval = stream.Duration(time.Millisecond)
+	cfg.State.BlockCacheMB = 24
 	p, err := Start(context.Background(), Options{Config: cfg, NoHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close(context.Background())
+	if got := p.Store.CacheBytes(); got != 24<<20 {
+		t.Errorf("Pebble's block cache: %d bytes, want state.block_cache_mb's 24 MiB", got)
+	}
 	select {
 	case <-held:
 	case <-time.After(time.Minute):
