@@ -37,9 +37,9 @@ const (
 	maxPreEncodeWindow = 250 * time.Millisecond
 )
 
-// PreEncodeChunk is how many records the worker encodes ahead at a time
+// preEncodeChunk is how many records the worker encodes ahead at a time
 // before it looks for input again (about 30 µs of work).
-const PreEncodeChunk = 100
+const preEncodeChunk = 100
 
 // preEncodeAlways makes PreEncodeDue say yes whenever records wait
 // (tests: every idle moment exercises the path).

@@ -416,7 +416,7 @@ func (w *PartitionWorker) awaitInput(ctx context.Context) (*fetched, time.Durati
 		default:
 		}
 		t := time.Now()
-		more, err := ps.PreEncode(PreEncodeChunk)
+		more, err := ps.PreEncode(preEncodeChunk)
 		ahead += time.Since(t)
 		if err != nil {
 			return nil, ahead, err
