@@ -84,12 +84,7 @@ func processAll(t *testing.T, yaml, events string, between func(i int) int) ([]b
 // store), encoding ahead at random moments gives the same outputs and the
 // same stored records as never encoding ahead.
 func TestEncodingAheadCommitsTheLatestRecords(t *testing.T) {
-	const yaml = `
-state: {cache_users: 6, commit_interval: 1h}
-campaigns:
-  - {id: opened, trigger: {event: Application Opened}, channels: [push, inapp], template: hi}
-  - {id: bought, trigger: {event: Order Completed}, channels: [email, sms, push], template: thanks}
-`
+	const yaml = replayCampaigns + "state: {cache_users: 6, commit_interval: 1h}\n"
 	events := replayFixture(t)
 	want, wantStore := processAll(t, yaml, events, func(int) int { return 0 })
 	rng := rand.New(rand.NewPCG(7, 7))

@@ -215,15 +215,17 @@ func replayFixture(t testing.TB) string {
 	return string(data)
 }
 
-func TestReplayIsByteIdentical(t *testing.T) {
-	data := replayFixture(t)
-	const yaml = `
+// replayCampaigns are the campaigns the replay fixture's tests run.
+const replayCampaigns = `
 campaigns:
   - {id: opened, trigger: {event: Application Opened}, channels: [push, inapp], template: hi}
   - {id: bought, trigger: {event: Order Completed}, channels: [email, sms, push], template: thanks}
 `
-	a := replay(t, mustProcessor(t, yaml), data)
-	b := replay(t, mustProcessor(t, yaml), data)
+
+func TestReplayIsByteIdentical(t *testing.T) {
+	data := replayFixture(t)
+	a := replay(t, mustProcessor(t, replayCampaigns), data)
+	b := replay(t, mustProcessor(t, replayCampaigns), data)
 	if len(a.decisions) == 0 || len(a.facts) == 0 {
 		t.Fatalf("the fixture should produce decisions and facts (got %d, %d bytes)", len(a.decisions), len(a.facts))
 	}
@@ -248,13 +250,8 @@ campaigns:
 // everyone (the golden file's).
 func TestReplayWithATinyCacheIsTheSame(t *testing.T) {
 	data := replayFixture(t)
-	const campaigns = `
-campaigns:
-  - {id: opened, trigger: {event: Application Opened}, channels: [push, inapp], template: hi}
-  - {id: bought, trigger: {event: Order Completed}, channels: [email, sms, push], template: thanks}
-`
-	big := replay(t, mustProcessor(t, campaigns), data)
-	tiny := replay(t, mustProcessor(t, campaigns+"state:\n  cache_users: 2\n  commit_interval: 1ms\n"), data)
+	big := replay(t, mustProcessor(t, replayCampaigns), data)
+	tiny := replay(t, mustProcessor(t, replayCampaigns+"state:\n  cache_users: 2\n  commit_interval: 1ms\n"), data)
 	if len(big.decisions) == 0 || !bytes.Equal(big.decisions, tiny.decisions) {
 		t.Errorf("decisions differ with a 2-record cache (%d vs %d bytes)", len(big.decisions), len(tiny.decisions))
 	}
