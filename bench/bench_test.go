@@ -60,6 +60,11 @@ func TestQuickBenchRuns(t *testing.T) {
 	if e.LatencyMatched == 0 || !(e.P50Ms <= e.P99Ms && e.P99Ms <= e.P999Ms && e.P999Ms <= e.MaxMs) || e.P50Ms <= 0 {
 		t.Errorf("e2e latency: %+v", e)
 	}
+	// The state starts empty: each user is a cache miss once, and the
+	// filter of stored users spares the read of nearly every one.
+	if e.CacheMisses < 1000 || e.StoreReads < 0 || e.StoreReads > e.CacheMisses/20 {
+		t.Errorf("e2e: %d users not cached, %d read from the store; want nearly all ruled out by the filter", e.CacheMisses, e.StoreReads)
+	}
 	// The workers' time is split whole: working, waiting for acks, waiting
 	// for input (each wait is counted when it ends, so a phase's shares can
 	// exceed its wall time by a wait that began before it).

@@ -52,6 +52,11 @@ type E2EResult struct {
 	// Workers: where the partition workers' time went in the throughput
 	// phase (shares of their wall time).
 	Workers WorkerShares `json:"workers"`
+	// CacheMisses: users the throughput phase found in no partition's
+	// cache; StoreReads: those read from the state store (the others were
+	// ruled out by the filter of stored users and created without a read).
+	CacheMisses int64 `json:"cache_misses"`
+	StoreReads  int64 `json:"store_reads"`
 	// The latency phase at Config.Rate.
 	LatencyResult
 	// MoreLatency: the phases at Config.MoreRates, in order.
@@ -326,6 +331,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 	res.CPUSeconds = (cpuTime() - cpu0).Seconds()
 	s := p.Stats()
 	res.Workers = workerShares(ws0, s.WorkerSeconds, tEnd.Sub(tStart), p.Partitions)
+	res.CacheMisses, res.StoreReads = s.UserLoads.CacheMisses, s.UserLoads.StoreReads
 	res.Processed = s.Events + s.Duplicates + s.DLQ
 	res.DLQ = s.DLQ
 	for _, n := range s.Decisions {

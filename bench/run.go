@@ -511,6 +511,7 @@ func (r *Results) WriteTable(w io.Writer) {
 		row("events/s", "%.0f  (%.2fs after %.2fs group join)", x.EventsPerSecond, x.Seconds, x.GroupJoinSeconds)
 		row("CPU", "%.2f CPU-s (process, broker included if embedded)", x.CPUSeconds)
 		row("workers' time", "%s", x.Workers)
+		row("users not cached", "%d, of which %d read from the state store (%d ruled out by the filter of stored users)", x.CacheMisses, x.StoreReads, x.CacheMisses-x.StoreReads)
 		row("latency offered", "%.0f events/s for %.1fs (%d records)", x.OfferedPerSec, x.LatencySeconds, x.LatencyProduced)
 		row("event→decision latency", "p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  max %.1f ms  (%d samples)", x.P50Ms, x.P99Ms, x.P999Ms, x.MaxMs, x.LatencyMatched)
 		row("event→fact latency", "p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  (%d samples: first segment fact of an event)", x.FactP50Ms, x.FactP99Ms, x.FactP999Ms, x.FactSamples)

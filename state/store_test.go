@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -713,5 +714,62 @@ func TestBackgroundCountsFlushesAndCompactions(t *testing.T) {
 	}
 	if d := after.Sub(bg); d.Flushes != after.Flushes-bg.Flushes || d.Compactions != after.Compactions-bg.Compactions || d.FlushSeconds != after.FlushSeconds-bg.FlushSeconds || d.BackgroundErrors != 0 {
 		t.Fatalf("Sub: %+v from %+v and %+v", d, after, bg)
+	}
+}
+
+// A scan of a partition's user ids in chunks visits each stored user once,
+// in id order, and none of another partition's, whatever the chunk size.
+func TestUserIDsAfterVisitsEveryUserOnce(t *testing.T) {
+	s, _ := openMem(t)
+	defer closeStore(t, s)
+	var want []string
+	for part := int32(1); part <= 3; part++ {
+		b := s.Partition(part).NewBatch()
+		for i := range 100 {
+			r := UserRecord{UserID: fmt.Sprintf("p%d-u%03d", part, (i*37)%100)}
+			if i%10 == 0 {
+				r.UserID += "\x00" // an id that extends another by a zero byte
+			}
+			b.PutUser(&r)
+			if part == 2 {
+				want = append(want, r.UserID)
+			}
+		}
+		b.SetOffset(7) // keys of other kinds around the users'
+		b.SetTimer("p2-u000", 0, 99)
+		mustCommit(t, b, false)
+		b.Close()
+	}
+	slices.Sort(want)
+	p := s.Partition(2)
+	for _, chunk := range []int{0, 1, 7, 99, 100, 101} {
+		var got []string
+		var after []byte
+		for calls := 0; ; calls++ {
+			if calls > 200 {
+				t.Fatalf("chunk %d: scan does not end", chunk)
+			}
+			n := 0
+			last, done, err := p.UserIDsAfter(after, chunk, func(id []byte) {
+				got = append(got, string(id))
+				n++
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if chunk > 0 && n > chunk {
+				t.Fatalf("chunk %d: a call visited %d ids", chunk, n)
+			}
+			if n > 0 && string(last) != got[len(got)-1] {
+				t.Fatalf("chunk %d: last %q, the last visited %q", chunk, last, got[len(got)-1])
+			}
+			after = last
+			if done {
+				break
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("chunk %d: visited %d ids:\n%q\nwant %d:\n%q", chunk, len(got), got, len(want), want)
+		}
 	}
 }

@@ -223,6 +223,18 @@ type PartitionState struct {
 	catalogStored bool
 	// times, when set, receives how long each commit took (see CommitTimes).
 	times *CommitTimes
+	// stored filters the cache misses that read the store (see storedUsers);
+	// loads, when set, counts them.
+	stored storedUsers
+	loads  *UserLoads
+}
+
+// UserLoads counts the users not found in a partition's cache, and how
+// many of them were read from the store (the others, ruled out by the
+// filter of stored users, were created without a read). Safe for
+// concurrent use.
+type UserLoads struct {
+	CacheMisses, StoreReads atomic.Int64
 }
 
 // CommitTimes sums how long commits took, in nanoseconds: the worker's
@@ -262,8 +274,12 @@ func (p *Processor) NewPartitionState(store *state.Partition, partition int32) (
 		seq:        seq,
 		nextCommit: commitSlot(time.Now(), partition, time.Duration(p.cfg.State.CommitInterval)),
 		timerFloor: math.MinInt64,
+		stored:     newStoredUsers(int(seq - 1)),
 	}
 	if err := ps.loadSegments(); err != nil {
+		return nil, err
+	}
+	if _, err := ps.ScanStoredUsers(storedScanFirst); err != nil {
 		return nil, err
 	}
 	return ps, nil
@@ -385,14 +401,24 @@ func (ps *PartitionState) user(id string) (*cachedUser, error) {
 	if cu := ps.cache.get(id, h); cu != nil {
 		return cu, nil
 	}
-	cu := ps.cache.alloc()
-	found, err := ps.store.GetUser(id, &cu.rec)
-	if err != nil {
-		ps.cache.release(cu)
-		return nil, err
+	cu := ps.cache.alloc() // zeroed
+	found := false
+	if !ps.stored.ready || ps.stored.mayHold(h) {
+		var err error
+		if found, err = ps.store.GetUser(id, &cu.rec); err != nil {
+			ps.cache.release(cu)
+			return nil, err
+		}
+		if ps.loads != nil {
+			ps.loads.StoreReads.Add(1)
+		}
+	}
+	if ps.loads != nil {
+		ps.loads.CacheMisses.Add(1)
 	}
 	cu.due = cu.rec.TimerDue
 	if !found {
+		ps.stored.add(h)
 		cu.isNew = true
 		dense, err := state.DenseID(ps.partition, ps.seq)
 		if err != nil {

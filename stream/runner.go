@@ -71,6 +71,8 @@ type Stats struct {
 	// CommitTimes: how long the state commits took (encoding on the
 	// workers, applying on their own goroutines).
 	CommitTimes CommitTimes
+	// UserLoads: the users not in a cache, and those read from the store.
+	UserLoads UserLoads
 }
 
 // Snapshot returns the counters so far.
@@ -291,7 +293,8 @@ type PartitionWorker struct {
 	held []*fetched
 
 	lastGroupCommit, lastSizes, lastSnapshot time.Time
-	groupOffset                              int64 // the last offset committed to the group
+	scanStart                                time.Time // when the scan of the stored users began
+	groupOffset                              int64     // the last offset committed to the group
 	// groupCommit is closed when the group offset commit in flight is
 	// done (nil: none yet).
 	groupCommit chan struct{}
@@ -309,6 +312,8 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 	}
 	w.ps = ps
 	ps.times = &r.stats.CommitTimes
+	ps.loads = &r.stats.UserLoads
+	w.scanStart = time.Now()
 	w.sending = nil
 	// Whatever the exit, the commit in flight lands first: a worker
 	// restarted from the store must not read it half-way (it would apply
@@ -407,6 +412,21 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 func (w *PartitionWorker) awaitInput(ctx context.Context) (*fetched, time.Duration, error) {
 	f, ps := w.fetcher, w.ps
 	var ahead time.Duration
+	for storedScanIdle > 0 && w.scanning() {
+		select {
+		case buf := <-f.out:
+			return buf, ahead, nil
+		case <-ctx.Done():
+			return nil, ahead, nil
+		default:
+		}
+		t := time.Now()
+		err := w.scanStored(storedScanIdle)
+		ahead += time.Since(t)
+		if err != nil {
+			return nil, ahead, err
+		}
+	}
 	for ps.PreEncodeDue() {
 		select {
 		case buf := <-f.out:
@@ -431,6 +451,43 @@ func (w *PartitionWorker) awaitInput(ctx context.Context) (*fetched, time.Durati
 	case <-ctx.Done():
 		return nil, ahead, nil
 	}
+}
+
+// Chunks of the scan of a partition's stored users (see
+// PartitionState.ScanStoredUsers): while the worker waits for input, and
+// before each batch until it is done (a few hundred microseconds each).
+// Variables for the tests (see ScanStoredInChunksForTests).
+var (
+	storedScanIdle  = 4096
+	storedScanBatch = 1024
+)
+
+// ScanStoredInChunksForTests makes the scan of a partition's stored users
+// go on a user at a time, before each batch only (none while the worker
+// waits for input), so that a test of the whole pipeline restarting on its
+// state processes events before, while and after the filter of stored
+// users is complete.
+func ScanStoredInChunksForTests() {
+	storedScanFirst, storedScanIdle, storedScanBatch = 1, 0, 1
+}
+
+// scanning reports whether the scan of the partition's stored users goes on.
+func (w *PartitionWorker) scanning() bool {
+	ready, _, _ := w.ps.StoredUsersFilter()
+	return !ready
+}
+
+// scanStored adds up to n stored users to the partition's filter, and logs
+// when it is done.
+func (w *PartitionWorker) scanStored(n int) error {
+	done, err := w.ps.ScanStoredUsers(n)
+	if err != nil || !done {
+		return err
+	}
+	_, users, bytes := w.ps.StoredUsersFilter()
+	w.runner.log.Info("stored users scanned: reads of new users skipped from now on",
+		"partition", w.partition, "users", users, "filter_bytes", bytes, "took", time.Since(w.scanStart).Round(time.Millisecond))
+	return nil
 }
 
 // final commits the state, with the bitmaps, once the outputs in flight
@@ -468,6 +525,11 @@ const FetchMaxBytes = 1 << 20
 func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
 	r, ps := w.runner, w.ps
 	cfg := r.proc.cfg
+	if w.scanning() {
+		if err := w.scanStored(storedScanBatch); err != nil {
+			return err
+		}
+	}
 	for i := range ins {
 		ps.Prefetch(ins, i)
 		if err := ps.Process(&ins[i]); err != nil {

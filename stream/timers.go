@@ -131,18 +131,28 @@ func latestTime(r *state.UserRecord) int64 {
 }
 
 // RebuildSegments sets the bitmaps from the segment membership stored in
-// every user record of the partition.
+// every user record of the partition. Before the scan of the stored users
+// has begun, it also fills the filter of stored users (see storedUsers):
+// it reads every one of them anyway.
 func (ps *PartitionState) RebuildSegments() error {
 	n := ps.proc.segs.catalog.Len()
-	return ps.store.ForEachUser(func(r *state.UserRecord) error {
+	fill := !ps.stored.ready && ps.stored.after == nil && ps.stored.users == 0
+	err := ps.store.ForEachUser(func(r *state.UserRecord) error {
 		ps.reg.AddUser(r.DenseID)
 		for id := 0; id < n; id++ {
 			if maskHas(&r.Segments, id) {
 				ps.reg.Set(id, r.DenseID, true)
 			}
 		}
+		if fill {
+			ps.stored.add(ps.cache.hash(r.UserID))
+		}
 		return nil
 	})
+	if err == nil && fill {
+		ps.stored.ready = true
+	}
+	return err
 }
 
 func (ps *PartitionState) putSnapshot(b *state.Batch, next int64) error {

@@ -74,6 +74,16 @@ type StatsView struct {
 	// Pebble: what the state store's background work has taken: flushes,
 	// compactions (each takes a core while it runs) and write stalls.
 	Pebble state.BackgroundStats `json:"pebble"`
+	// UserLoads: users not in a partition's cache, and those of them read
+	// from the state store (the others the filter of stored users ruled
+	// out: created without a read).
+	UserLoads UserLoads `json:"user_loads"`
+}
+
+// UserLoads counts the loads of users missing from the cache.
+type UserLoads struct {
+	CacheMisses int64 `json:"cache_misses"`
+	StoreReads  int64 `json:"store_reads"`
 }
 
 // CommitSeconds splits the state commits' time: the workers' pauses to
@@ -108,6 +118,10 @@ func (p *Pipeline) Stats() StatsView {
 			WaitingForInput: time.Duration(p.Runner.Stats().InputWaitNanos.Load()).Seconds(),
 		},
 		Pebble: p.Store.Background(),
+		UserLoads: UserLoads{
+			CacheMisses: p.Runner.Stats().UserLoads.CacheMisses.Load(),
+			StoreReads:  p.Runner.Stats().UserLoads.StoreReads.Load(),
+		},
 	}
 	ct := &p.Runner.Stats().CommitTimes
 	v.CommitSeconds = CommitSeconds{
