@@ -111,6 +111,12 @@ func TestQuickBenchRuns(t *testing.T) {
 	if r == nil || r.SnapshotMemberships == 0 || r.SnapshotMemberships != r.RebuildMemberships {
 		t.Errorf("restore: %+v", r)
 	}
+	// The filters of stored users hold every loaded user (runRestore
+	// fails otherwise), in about 3 bytes each, but at least the smallest
+	// layer each (65,536 users × 12 bits).
+	if r != nil && (r.ScanSeconds <= 0 || r.FilterBytes < 20_000 || r.FilterBytes > 4*20_000+2*65_536*12/8) {
+		t.Errorf("restore: scan of the stored users %.3fs, filters %d bytes", r.ScanSeconds, r.FilterBytes)
+	}
 
 	// One CPU profile per timed phase (gzipped protobuf, as pprof writes).
 	for _, phase := range []string{"pipeline", "e2e", "latency", "ceiling-reader", "ceiling-fetch"} {

@@ -211,6 +211,12 @@ type RestoreResult struct {
 	// two must agree.
 	SnapshotMemberships uint64 `json:"snapshot_memberships"`
 	RebuildMemberships  uint64 `json:"rebuild_memberships"`
+	// ScanSeconds: after the restore from the snapshot, the scan of every
+	// stored user into the partitions' filters of stored users (which a
+	// running worker does in chunks while it processes; the rebuild from
+	// the records fills them as it goes); FilterBytes: their size.
+	ScanSeconds float64 `json:"scan_seconds"`
+	FilterBytes int64   `json:"filter_bytes"`
 }
 
 // appendUserEvents appends the load events of user i: identify, Application
@@ -418,6 +424,34 @@ func runRestore(ctx context.Context, cfg Config, dir string, loaded bool) (Resto
 		if err := errors.Join(errs...); err != nil {
 			return 0, 0, err
 		}
+		if !drop {
+			t1 := time.Now()
+			for p, ps := range states {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, errs[p] = ps.ScanStoredUsers(0)
+				}()
+			}
+			wg.Wait()
+			res.ScanSeconds = time.Since(t1).Seconds()
+			if err := errors.Join(errs...); err != nil {
+				return 0, 0, err
+			}
+		}
+		filtered, filterBytes := 0, 0
+		for p, ps := range states {
+			ready, users, bytes := ps.StoredUsersFilter()
+			if !ready {
+				return 0, 0, fmt.Errorf("bench: restore: partition %d's filter of stored users is not complete", p)
+			}
+			filtered += users
+			filterBytes += bytes
+		}
+		if filtered != cfg.Users {
+			return 0, 0, fmt.Errorf("bench: restore: the filters of stored users hold %d users, %d were loaded", filtered, cfg.Users)
+		}
+		res.FilterBytes = int64(filterBytes)
 		var members uint64
 		for _, ps := range states {
 			for _, n := range ps.Registry().Sizes() {
