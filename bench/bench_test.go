@@ -81,6 +81,15 @@ func TestQuickBenchRuns(t *testing.T) {
 	if len(e.MoreLatency) != 1 {
 		t.Fatalf("e2e: %d latency phases after the first, want 1 (MoreRates)", len(e.MoreLatency))
 	}
+	// The split where the processor wrote the facts: record timestamps in
+	// milliseconds, so the first part may come out a little below zero,
+	// but together they are the whole (within those milliseconds).
+	for _, x := range []bench.LatencyResult{e.LatencyResult, e.MoreLatency[0]} {
+		if x.FactAfterWriteP50Ms <= 0 || x.FactToWriteP99Ms <= -1 || x.FactToWriteP50Ms+x.FactAfterWriteP50Ms > x.FactP99Ms+2 ||
+			x.FactToWriteP99Ms > x.FactP999Ms+1 || x.FactAfterWriteP99Ms > x.FactP999Ms+1 {
+			t.Errorf("e2e latency at %d/s split where the facts were written: %+v", x.Rate, x)
+		}
+	}
 	l := e.MoreLatency[0]
 	// Decisions are rare (a few in a thousand events): the facts are the
 	// sample that must be there.

@@ -115,6 +115,17 @@ type LatencyResult struct {
 	FactP50Ms   float64 `json:"fact_p50_ms"`
 	FactP99Ms   float64 `json:"fact_p99_ms"`
 	FactP999Ms  float64 `json:"fact_p999_ms"`
+	// The fact latency split at the moment the processor wrote the fact
+	// (its record's timestamp, which the processor's producer sets to the
+	// wall clock when it sends a batch's outputs; Kafka keeps
+	// milliseconds): offered → written covers the event's produce, the
+	// broker, the processor's fetch, the wait for its turn and the
+	// processing; written → read the outputs' way to the broker and
+	// their acknowledgement, and the bench's fetch.
+	FactToWriteP50Ms    float64 `json:"fact_to_write_p50_ms"`
+	FactToWriteP99Ms    float64 `json:"fact_to_write_p99_ms"`
+	FactAfterWriteP50Ms float64 `json:"fact_after_write_p50_ms"`
+	FactAfterWriteP99Ms float64 `json:"fact_after_write_p99_ms"`
 	// LatencyWorkers: where the workers' time went while the rate was
 	// offered.
 	LatencyWorkers WorkerShares `json:"latency_workers"`
@@ -466,7 +477,10 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		sent      map[uint64]time.Duration // idKey -> when its write was sent, since epoch
 		latencies []time.Duration
 		facts     []time.Duration
-		factSeen  map[uint64]struct{}
+		// toWrite and afterWrite split each fact's latency (see
+		// FactToWriteP50Ms).
+		toWrite, afterWrite []time.Duration
+		factSeen            map[uint64]struct{}
 	}
 	epoch := time.Now()
 	mu.factSeen = map[uint64]struct{}{}
@@ -486,7 +500,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	// 100,000/s 92-95 ms vs 52-53 ms).
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
 	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
-	tail := func(topic string, part int, fn func(value []byte, at time.Time)) {
+	tail := func(topic string, part int, fn func(value []byte, at, stamped time.Time)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -495,7 +509,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	}
 	for ch := state.Channel(0); ch < state.NumChannels; ch++ {
 		for part := 0; part < cfg.Partitions; part++ {
-			tail(scfg.SendTopic(ch), part, func(value []byte, at time.Time) {
+			tail(scfg.SendTopic(ch), part, func(value []byte, at, _ time.Time) {
 				id := decisionMessageID(value)
 				if id == nil {
 					return
@@ -511,7 +525,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		}
 	}
 	for part := 0; part < cfg.Partitions; part++ {
-		tail(scfg.Topics.Facts, part, func(value []byte, at time.Time) {
+		tail(scfg.Topics.Facts, part, func(value []byte, at, stamped time.Time) {
 			id := factMessageID(value)
 			if id == nil {
 				return
@@ -522,6 +536,8 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 				if _, seen := mu.factSeen[k]; !seen {
 					mu.factSeen[k] = struct{}{}
 					mu.facts = append(mu.facts, at.Sub(epoch)-t)
+					mu.toWrite = append(mu.toWrite, stamped.Sub(epoch)-t)
+					mu.afterWrite = append(mu.afterWrite, at.Sub(stamped))
 				}
 			}
 			mu.Unlock()
@@ -687,6 +703,10 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	slices.Sort(fl)
 	res.FactSamples = len(fl)
 	res.FactP50Ms, res.FactP99Ms, res.FactP999Ms = ms(percentile(fl, 0.50)), ms(percentile(fl, 0.99)), ms(percentile(fl, 0.999))
+	slices.Sort(mu.toWrite)
+	slices.Sort(mu.afterWrite)
+	res.FactToWriteP50Ms, res.FactToWriteP99Ms = ms(percentile(mu.toWrite, 0.50)), ms(percentile(mu.toWrite, 0.99))
+	res.FactAfterWriteP50Ms, res.FactAfterWriteP99Ms = ms(percentile(mu.afterWrite, 0.50)), ms(percentile(mu.afterWrite, 0.99))
 	return res, nil
 }
 
@@ -805,9 +825,9 @@ func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []
 }
 
 // tailPartition calls fn with every record of the partition from its end
-// on, with the time it was read, until ctx ends. The value passed to fn is
-// valid until fn returns.
-func tailPartition(ctx context.Context, client *kafka.Client, topic string, part int, fn func(value []byte, at time.Time)) {
+// on, with the time it was read and its timestamp, until ctx ends. The
+// value passed to fn is valid until fn returns.
+func tailPartition(ctx context.Context, client *kafka.Client, topic string, part int, fn func(value []byte, at, stamped time.Time)) {
 	off := kafka.LastOffset
 	var buf []byte // fn's value, reused
 	for ctx.Err() == nil {
@@ -835,7 +855,7 @@ func tailPartition(ctx context.Context, client *kafka.Client, topic string, part
 					buf = make([]byte, n)
 				}
 				if _, err := io.ReadFull(r.Value, buf[:n]); err == nil {
-					fn(buf[:n], at)
+					fn(buf[:n], at, r.Time)
 				}
 				off = r.Offset + 1
 			}
