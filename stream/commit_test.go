@@ -1,7 +1,9 @@
 package stream
 
 import (
+	"bytes"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,5 +173,49 @@ func TestCommitsReuseTheirBatch(t *testing.T) {
 	}
 	if batches[0] != batches[1] || batches[1] != batches[2] {
 		t.Fatalf("commits used batches %p, %p, %p; want one", batches[0], batches[1], batches[2])
+	}
+}
+
+// A dead letter's key and value are copies: the worker hands the fetch
+// response its input came in back to the fetcher, to be fetched into
+// again, while the batch's outputs are still being written.
+func TestDeadLettersOwnTheirBytes(t *testing.T) {
+	p := mustProcessor(t, "")
+	ps := openTestPartition(t, p, openTestStore(t), 0)
+	big := `{"type":"track","userId":"u","event":"x","properties":{"blob":"` + strings.Repeat("z", MaxDeadLetterBytes) + `"}}`
+	ins := []Input{
+		{Topic: "events", Offset: 0, Key: []byte("k1"), Value: []byte(`{"type":"track","userId":`)},
+		{Topic: "events", Offset: 1, Key: []byte("k2"), Value: []byte(big)},
+		{Topic: "events", Offset: 2, Value: []byte(`not json`)}, // no key
+	}
+	var want [][2][]byte
+	for i := range ins {
+		want = append(want, [2][]byte{bytes.Clone(ins[i].Key), bytes.Clone(ins[i].Value)})
+		if err := ps.Process(&ins[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range ins { // the fetch response is reused
+		for j := range ins[i].Key {
+			ins[i].Key[j] = '#'
+		}
+		for j := range ins[i].Value {
+			ins[i].Value[j] = '#'
+		}
+	}
+	var dlq []Output
+	for _, o := range ps.Outputs() {
+		if o.Topic == p.cfg.Topics.DLQ {
+			dlq = append(dlq, o)
+		}
+	}
+	if len(dlq) != len(ins) {
+		t.Fatalf("%d dead letters, want %d", len(dlq), len(ins))
+	}
+	for i, o := range dlq {
+		wantValue := want[i][1][:min(len(want[i][1]), MaxDeadLetterBytes)]
+		if !bytes.Equal(o.Key, want[i][0]) || (o.Key == nil) != (want[i][0] == nil) || !bytes.Equal(o.Value, wantValue) {
+			t.Errorf("dead letter %d: key %q, value %.40q... (%d bytes); want key %q, value %.40q... (%d bytes)", i, o.Key, o.Value, len(o.Value), want[i][0], wantValue, len(wantValue))
+		}
 	}
 }

@@ -63,8 +63,12 @@ type fetcher struct {
 	free chan *fetched // responses the worker is done with
 }
 
-// fetchBuffers: one response being processed, one being fetched, and one
-// that the outputs in flight may point into (see PartitionWorker.release).
+// fetchBuffers: one response being processed, one fetched and waiting for
+// the worker, one being fetched. No output points into a response (dead
+// letters carry copies), so the worker hands each back as soon as it has
+// processed it: when it held responses until their batch's outputs were
+// acknowledged, the fetcher had no buffer to fetch into 2-7% of the time
+// at 200,000 events/s (waits p99 15-22 ms).
 const fetchBuffers = 3
 
 func newFetcher(client *kafka.Client, topic string, partition int32, maxBytes int, maxWait time.Duration, log *slog.Logger) *fetcher {

@@ -788,10 +788,20 @@ func (ps *PartitionState) deadLetter(in *Input, err error) {
 		reason = de.Reason
 	}
 	ps.counters.DLQ++
+	value := in.Value
+	var truncated []byte
+	if len(value) > MaxDeadLetterBytes {
+		// A record the producer limit would refuse would stop the partition;
+		// the original stays in the input topic at the offset named.
+		truncated = strconv.AppendInt(nil, int64(len(value)), 10)
+		value = value[:MaxDeadLetterBytes]
+	}
+	// Copies: the input's fetch response goes back to the fetcher as soon
+	// as the batch is processed, while its outputs are still being written.
 	o := Output{
 		Topic: ps.proc.cfg.Topics.DLQ,
-		Key:   in.Key,
-		Value: in.Value,
+		Key:   ps.arenaBytes(in.Key),
+		Value: ps.arenaBytes(value),
 		Headers: []Header{
 			{sinks.HeaderReason, []byte(reason)},
 			{sinks.HeaderError, []byte(err.Error())},
@@ -800,11 +810,8 @@ func (ps *PartitionState) deadLetter(in *Input, err error) {
 			{sinks.HeaderOffset, strconv.AppendInt(nil, in.Offset, 10)},
 		},
 	}
-	if len(o.Value) > MaxDeadLetterBytes {
-		// A record the producer limit would refuse would stop the partition;
-		// the original stays in the input topic at the offset named.
-		o.Headers = append(o.Headers, Header{HeaderTruncated, strconv.AppendInt(nil, int64(len(o.Value)), 10)})
-		o.Value = o.Value[:MaxDeadLetterBytes]
+	if truncated != nil {
+		o.Headers = append(o.Headers, Header{HeaderTruncated, truncated})
 	}
 	ps.out = append(ps.out, o)
 }
@@ -873,6 +880,17 @@ func (ps *PartitionState) emitFact(f *sinks.Fact) {
 func (ps *PartitionState) arenaString(s string) []byte {
 	start := len(ps.arena)
 	ps.arena = append(ps.arena, s...)
+	return ps.arena[start:len(ps.arena):len(ps.arena)]
+}
+
+// arenaBytes is arenaString for bytes; nil stays nil (a record without a
+// key is written without one).
+func (ps *PartitionState) arenaBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	start := len(ps.arena)
+	ps.arena = append(ps.arena, b...)
 	return ps.arena[start:len(ps.arena):len(ps.arena)]
 }
 

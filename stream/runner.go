@@ -287,10 +287,6 @@ type PartitionWorker struct {
 	// sending is the write in flight (nil: none).
 	sending *outputWrite
 	ackWait time.Duration // waited in awaitSent so far
-	// held are fetch responses the write in flight may point into (dead
-	// letters carry their input's bytes): handed back to the fetcher when
-	// it is acknowledged.
-	held []*fetched
 
 	lastGroupCommit, lastSizes, lastSnapshot time.Time
 	scanStart                                time.Time // when the scan of the stored users began
@@ -502,13 +498,9 @@ func (w *PartitionWorker) final() error {
 	return w.ps.Commit(w.next, false, true)
 }
 
-// release hands a processed fetch response back to the fetcher, or, while
-// outputs that may point into it are in flight, once they are acknowledged.
+// release hands a processed fetch response back to the fetcher: no output
+// points into it (dead letters carry copies of their inputs).
 func (w *PartitionWorker) release(buf *fetched) {
-	if w.sending != nil && len(buf.inputs) > 0 {
-		w.held = append(w.held, buf)
-		return
-	}
 	w.fetcher.free <- buf
 }
 
@@ -661,8 +653,7 @@ func (o *outputWrite) wait() error {
 	return o.err
 }
 
-// awaitSent waits for the outputs in flight, if any, to be acknowledged and
-// hands back the fetch responses they may have pointed into.
+// awaitSent waits for the outputs in flight, if any, to be acknowledged.
 func (w *PartitionWorker) awaitSent() error {
 	ow := w.sending
 	if ow == nil {
@@ -675,11 +666,6 @@ func (w *PartitionWorker) awaitSent() error {
 	w.runner.stats.AckWaitNanos.Add(int64(d))
 	w.sending = nil
 	clear(w.msgs[w.cur^1])
-	for _, buf := range w.held {
-		w.fetcher.free <- buf
-	}
-	clear(w.held)
-	w.held = w.held[:0]
 	if err != nil {
 		return fmt.Errorf("stream: write %d outputs of %s/%d: %w", ow.n, w.runner.proc.cfg.Topics.Events, w.partition, err)
 	}
