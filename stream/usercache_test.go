@@ -7,7 +7,10 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
+
+	"github.com/rekindle/rekindle/state"
 )
 
 // The cache table against a map, with hashes chosen to collide and to
@@ -69,7 +72,7 @@ func TestUserCacheAgainstMap(t *testing.T) {
 				}
 				if step%500 == 499 {
 					target := len(want) * 3 / 4
-					c.evict(target)
+					c.evict(target, 0)
 					clean := 0
 					for id, cu := range want {
 						if c.get(id, hashOf[id]) == nil {
@@ -303,5 +306,82 @@ func TestCachedUserStrings(t *testing.T) {
 	want(anon, "back@example.com", "+13124712825", "America/Chicago", "US")
 	if !inStrs(r.Email) || !inStrs(r.AnonymousID) {
 		t.Fatal("strings not back in the record")
+	}
+}
+
+// Eviction gives records looked up since the sweep last passed them
+// another turn: the users who come back stay, those seen once go first.
+func TestEvictionKeepsTheUsersWhoComeBack(t *testing.T) {
+	p := mustProcessor(t, "state:\n  cache_users: 1000\n  commit_interval: 1h\n")
+	ps := openTestPartition(t, p, openTestStore(t), 0)
+	c := &ps.cache
+	ids := make([]string, 1000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("u%04d", i)
+		if _, err := ps.user(ids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	back := func(i int) bool { return i%3 == 0 }
+	for i, id := range ids {
+		if back(i) {
+			if _, err := ps.user(id); err != nil { // found in the cache
+				t.Fatal(err)
+			}
+		}
+	}
+	c.evict(334, 0)
+	for i, id := range ids {
+		if got := c.get(id, c.hash(id)) != nil; got != back(i) {
+			t.Fatalf("after the eviction user %s (came back: %v) cached: %v", id, back(i), got)
+		}
+	}
+	// Nobody came back since: the next sweep takes whoever it meets.
+	c.evict(100, 0)
+	if c.len() != 100 {
+		t.Fatalf("%d cached after evicting down to 100", c.len())
+	}
+}
+
+// Users come and go through a full cache while a commit is being applied:
+// no record that commit writes is evicted and reused before it lands (its
+// keys are the records' own id bytes), and every user is stored under its
+// own id with its own events.
+func TestNoRecordOfACommitInFlightIsReused(t *testing.T) {
+	hold := make(chan struct{})
+	holdCommits = hold
+	defer func() { holdCommits = nil }()
+	p := mustProcessor(t, "state:\n  cache_users: 8\n  commit_interval: 1h\n")
+	store := openTestStore(t)
+	ps := openTestPartition(t, p, store, 0)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	events := map[string]uint64{}
+	var offset int64
+	for round := range 20 {
+		for range 8 {
+			user := fmt.Sprintf("user-%02d-%03d", round%3, offset) // ids of the same length
+			ts := start.Add(time.Duration(offset) * time.Second).Format(time.RFC3339)
+			in := Input{Topic: "events", Offset: offset, Key: []byte(user), Value: []byte(ev(user, fmt.Sprint("m", offset), ts, "Product Viewed", ""))}
+			if err := ps.Process(&in); err != nil {
+				t.Fatal(err)
+			}
+			events[user]++
+			offset++
+		}
+		// The commit's goroutine waits while the next round's users come.
+		if err := ps.CommitAsync(offset, false, false); err != nil {
+			t.Fatal(err)
+		}
+		go func() { time.Sleep(time.Millisecond); hold <- struct{}{} }()
+	}
+	if err := ps.WaitCommit(); err != nil {
+		t.Fatal(err)
+	}
+	var rec state.UserRecord
+	for user, n := range events {
+		found, err := store.Partition(0).GetUser(user, &rec)
+		if err != nil || !found || rec.Events != n {
+			t.Fatalf("user %s: found %v, %d events, err %v; want %d events", user, found, rec.Events, err, n)
+		}
 	}
 }
