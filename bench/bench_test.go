@@ -3,6 +3,7 @@ package bench_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -116,6 +117,15 @@ func TestQuickBenchRuns(t *testing.T) {
 	if m == nil || m.Users != 20_000 || m.Events != 4*20_000 || m.RSSBytes <= 0 || m.PebbleBytes <= 0 || m.GCSeconds <= 0 || m.HeapObjects == 0 {
 		t.Errorf("memory: %+v", m)
 	}
+	if len(res.Targets) != 5 {
+		t.Errorf("targets: %+v, want issue 4's five", res.Targets)
+	}
+	for _, x := range res.Targets {
+		// Quick sizes give no verdicts (TestTargetsVerdicts tests them).
+		if x.Met != nil || x.Measured == "" {
+			t.Errorf("target %+v: quick sizes, want no verdict and what was measured", x)
+		}
+	}
 	r := res.Restore
 	if r == nil || r.SnapshotMemberships == 0 || r.SnapshotMemberships != r.RebuildMemberships {
 		t.Errorf("restore: %+v", r)
@@ -162,4 +172,60 @@ func TestQuickBenchRuns(t *testing.T) {
 	if left, err := os.ReadDir(dir); err != nil || len(left) != 0 {
 		t.Errorf("the run left %v in its directory (%v)", left, err)
 	}
+}
+
+// Each of issue 4's targets gets a verdict where the run measured it as it
+// is stated, and none where it did not.
+func TestTargetsVerdicts(t *testing.T) {
+	yes, no := true, false
+	r := bench.Results{
+		Pipeline: &bench.PipelineResult{EventsPerCPUSecond: 600_000, AllocsPerEvent: 0.1},
+		E2E:      &bench.E2EResult{EventsPerSecond: 400_000},
+		Ceiling:  &bench.CeilingResult{EventsPerSecond: 1_000_000, Ratio: 0.4},
+		Memory:   &bench.MemoryResult{Users: 1_000_000, RSSBytes: 900e6},
+		Restore:  &bench.RestoreResult{Users: 1_000_000, SnapshotSeconds: 0.01, RebuildSeconds: 0.6},
+	}
+	r.E2E.LatencyMatched, r.E2E.OfferedPerSec, r.E2E.P99Ms = 100, 200_000, 50
+	want := map[string]*bool{"e2e": &no, "pipeline": &yes, "latency": &no, "memory": nil, "restore": &yes}
+	check := func(step string, want map[string]*bool) {
+		t.Helper()
+		ts := r.CheckTargets()
+		if len(ts) != len(want) {
+			t.Fatalf("%s: %d targets, want %d", step, len(ts), len(want))
+		}
+		for _, x := range ts {
+			w, ok := want[x.Name]
+			if !ok || (w == nil) != (x.Met == nil) || (w != nil && *w != *x.Met) || x.Measured == "" {
+				t.Errorf("%s: target %s: %+v (met %s), want met %s", step, x.Name, x, deref(x.Met), deref(w))
+			}
+		}
+	}
+	check("as measured", want)
+	// Latency offered below half the maximum: no verdict either way (a
+	// p99 above the target there would miss it by more at half).
+	r.E2E.OfferedPerSec = 100_000
+	want["latency"] = nil
+	check("latency at a quarter of the maximum", want)
+	// Above half the maximum and within the target: met.
+	r.E2E.OfferedPerSec, r.E2E.P99Ms = 250_000, 8
+	want["latency"] = &yes
+	check("latency met above half", want)
+	r.Memory.Users, r.Memory.RSSBytes = 10_000_000, 3_100_000_000
+	want["memory"] = &no
+	r.Pipeline.AllocsPerEvent = 2.5
+	want["pipeline"] = &no
+	check("memory at 10M, allocations", want)
+	r.Ceiling.Ratio = 0.85
+	want["e2e"] = &yes
+	check("e2e at 0.85", want)
+	r.Restore.RebuildSeconds = 5.5
+	want["restore"] = &no
+	check("restore rebuilt in 5.5 s", want)
+}
+
+func deref(b *bool) string {
+	if b == nil {
+		return "none"
+	}
+	return fmt.Sprint(*b)
 }

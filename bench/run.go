@@ -272,6 +272,9 @@ type Results struct {
 	Ceiling          *CeilingResult  `json:"ceiling,omitempty"`
 	Memory           *MemoryResult   `json:"memory,omitempty"`
 	Restore          *RestoreResult  `json:"restore,omitempty"`
+	// Targets: issue 4's targets and what this run says of each (see
+	// CheckTargets).
+	Targets []Target `json:"targets,omitempty"`
 }
 
 // WriteJSON writes the results, indented, to path.
@@ -367,6 +370,7 @@ func Run(ctx context.Context, cfg Config) (Results, error) {
 	if err != nil {
 		return res, err
 	}
+	res.Targets = res.CheckTargets()
 	if cfg.ResultsFile != "off" {
 		if err := res.AppendJSONL(cfg.ResultsFile); err != nil {
 			return res, err
@@ -550,5 +554,15 @@ func (r *Results) WriteTable(w io.Writer) {
 		row("with snapshot", "%.3fs  (%d memberships)", x.SnapshotSeconds, x.SnapshotMemberships)
 		row("rebuilt from records", "%.3fs  (%d memberships)", x.RebuildSeconds, x.RebuildMemberships)
 		row("stored users scanned", "%.3fs after the snapshot's restore (filters of stored users: %.1f MB)", x.ScanSeconds, float64(x.FilterBytes)/1e6)
+	}
+	if len(r.Targets) > 0 {
+		fmt.Fprintf(w, "\ntargets (issue 4, stated for a 2-core machine)\n")
+		for _, t := range r.Targets {
+			verdict := "n/a"
+			if t.Met != nil {
+				verdict = pick(*t.Met, "met", "MISSED")
+			}
+			fmt.Fprintf(w, "  %-62s %-8s %s\n", t.Target, verdict, t.Measured)
+		}
 	}
 }
