@@ -76,6 +76,9 @@ func TestQuickBenchRuns(t *testing.T) {
 		}
 	}
 	// 2 s of a 1 s commit interval on 2 partitions: commits, timed.
+	if e.LatencyCPUCores <= 0 || e.LatencyCPUCores > float64(res.Env.NumCPU)+0.5 {
+		t.Errorf("e2e latency phase: %.2f cores busy of %d", e.LatencyCPUCores, res.Env.NumCPU)
+	}
 	if st := e.LatencyState; st.Commits < 2 || st.EncodeMsPerCommit <= 0 || st.ApplyMsPerCommit <= 0 || st.Flushes < 0 || st.Compactions < 0 {
 		t.Errorf("the state's work in the latency phase: %+v", st)
 	}

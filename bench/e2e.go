@@ -133,6 +133,11 @@ type LatencyResult struct {
 	// that comes after the commits or with Pebble's flushes and
 	// compactions (which take a core each while they run) is the state's.
 	LatencyState StateWork `json:"latency_state"`
+	// LatencyCPUCores: the cores the process kept busy meanwhile (CPU
+	// seconds per second): the processor, the embedded broker, and this
+	// bench's producer and readers. Near the machine's core count, the
+	// phase measures a saturated machine, not the processor's latency.
+	LatencyCPUCores float64 `json:"latency_cpu_cores"`
 }
 
 // StateWork is the state store's work during a phase: the commits (the
@@ -595,7 +600,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		}
 		written <- err
 	}()
-	start, st0 := time.Now(), p.Stats()
+	start, st0, cpu0 := time.Now(), p.Stats(), cpuTime()
 	ws0 := st0.WorkerSeconds
 	err = func() error {
 		tick := time.NewTicker(5 * time.Millisecond)
@@ -656,6 +661,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		return res, err
 	}
 	res.LatencySeconds = time.Since(start).Seconds()
+	res.LatencyCPUCores = (cpuTime() - cpu0).Seconds() / res.LatencySeconds
 	st1 := p.Stats()
 	res.LatencyWorkers = workerShares(ws0, st1.WorkerSeconds, time.Since(start), p.Partitions)
 	res.LatencyState = stateWork(st0, st1)

@@ -522,6 +522,7 @@ func (r *Results) WriteTable(w io.Writer) {
 		row("  split where it was written", "offered → written by the processor p50 %.1f ms p99 %.1f ms; written → read p50 %.1f ms p99 %.1f ms", x.FactToWriteP50Ms, x.FactToWriteP99Ms, x.FactAfterWriteP50Ms, x.FactAfterWriteP99Ms)
 		row("workers' time", "%s", x.LatencyWorkers)
 		row("state meanwhile", "%s", x.LatencyState)
+		row("CPU meanwhile", "%.2f of %d cores busy (the processor, the broker if embedded, and the bench's producer and readers)", x.LatencyCPUCores, r.Env.NumCPU)
 		for _, l := range x.MoreLatency {
 			row(fmt.Sprintf("latency at %d/s", l.Rate), "decision p50 %.1f ms  p99 %.1f ms (%d)   fact p50 %.1f ms  p99 %.1f ms (%d; p99 %.1f ms until written)%s",
 				l.P50Ms, l.P99Ms, l.LatencyMatched, l.FactP50Ms, l.FactP99Ms, l.FactSamples, l.FactToWriteP99Ms,
