@@ -303,6 +303,11 @@ func TestEndToEndThroughEmbeddedBroker(t *testing.T) {
 	if w := p.Stats().WorkerSeconds; w.Working <= 0 || w.WaitingForAcks <= 0 || w.WaitingForInput <= 0 {
 		t.Errorf("workers' seconds: %+v, want each above 0", w)
 	}
+	// Every user was a cache miss once (the state started empty), and the
+	// filter of stored users spared nearly all of them a read.
+	if l := p.Stats().UserLoads; l.CacheMisses < int64(len(s.perUser)) || l.StoreReads > l.CacheMisses/10 {
+		t.Errorf("user loads: %+v for %d users, want a miss each and few store reads", l, len(s.perUser))
+	}
 	// The state commits took time to encode and to apply.
 	waitFor(t, "a state commit", 10*time.Second, func() bool { return p.Stats().Commits > 0 })
 	if c := p.Stats().CommitSeconds; c.Encoding <= 0 || c.Applying <= 0 || c.MaxEncoding <= 0 || c.MaxEncoding > c.Encoding || c.MaxApplying > c.Applying {
