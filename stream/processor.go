@@ -236,6 +236,10 @@ type PartitionState struct {
 // concurrent use.
 type UserLoads struct {
 	CacheMisses, StoreReads atomic.Int64
+	// Scanning: partitions whose worker is scanning the stored users into
+	// its filter (until then every cache miss reads the store); Scanned:
+	// the scans that have finished.
+	Scanning, Scanned atomic.Int64
 }
 
 // CommitTimes sums how long commits took, in nanoseconds: the worker's

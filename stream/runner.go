@@ -310,6 +310,14 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 	ps.times = &r.stats.CommitTimes
 	ps.loads = &r.stats.UserLoads
 	w.scanStart = time.Now()
+	if w.scanning() {
+		r.stats.UserLoads.Scanning.Add(1)
+		defer func() {
+			if w.scanning() { // stopped before the scan was done
+				r.stats.UserLoads.Scanning.Add(-1)
+			}
+		}()
+	}
 	w.sending = nil
 	// Whatever the exit, the commit in flight lands first: a worker
 	// restarted from the store must not read it half-way (it would apply
@@ -402,13 +410,19 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 }
 
 // awaitInput returns the next fetch response, or nil when ctx ends. While
-// none is there and the next commit is near, it encodes dirty records
-// ahead of it (see PartitionState.PreEncode), a chunk at a time, and
-// returns how long that took.
+// none is there it works ahead, a chunk at a time: it scans the stored
+// users into the partition's filter until that is done (see
+// PartitionState.ScanStoredUsers), and encodes dirty records ahead of a
+// commit that is near (see PartitionState.PreEncode). It returns how long
+// that work took.
 func (w *PartitionWorker) awaitInput(ctx context.Context) (*fetched, time.Duration, error) {
 	f, ps := w.fetcher, w.ps
 	var ahead time.Duration
-	for storedScanIdle > 0 && w.scanning() {
+	for {
+		scan := storedScanIdle > 0 && w.scanning()
+		if !scan && !ps.PreEncodeDue() {
+			break
+		}
 		select {
 		case buf := <-f.out:
 			return buf, ahead, nil
@@ -417,22 +431,12 @@ func (w *PartitionWorker) awaitInput(ctx context.Context) (*fetched, time.Durati
 		default:
 		}
 		t := time.Now()
-		err := w.scanStored(storedScanIdle)
-		ahead += time.Since(t)
-		if err != nil {
-			return nil, ahead, err
+		more, err := true, error(nil)
+		if scan {
+			err = w.scanStored(storedScanIdle)
+		} else {
+			more, err = ps.PreEncode(preEncodeChunk)
 		}
-	}
-	for ps.PreEncodeDue() {
-		select {
-		case buf := <-f.out:
-			return buf, ahead, nil
-		case <-ctx.Done():
-			return nil, ahead, nil
-		default:
-		}
-		t := time.Now()
-		more, err := ps.PreEncode(preEncodeChunk)
 		ahead += time.Since(t)
 		if err != nil {
 			return nil, ahead, err
@@ -452,19 +456,22 @@ func (w *PartitionWorker) awaitInput(ctx context.Context) (*fetched, time.Durati
 // Chunks of the scan of a partition's stored users (see
 // PartitionState.ScanStoredUsers): while the worker waits for input, and
 // before each batch until it is done (a few hundred microseconds each).
-// Variables for the tests (see ScanStoredInChunksForTests).
+// Variables for the tests (see ScanStoredForTests); 0 turns a kind off.
 var (
 	storedScanIdle  = 4096
 	storedScanBatch = 1024
 )
 
-// ScanStoredInChunksForTests makes the scan of a partition's stored users
-// go on a user at a time, before each batch only (none while the worker
-// waits for input), so that a test of the whole pipeline restarting on its
-// state processes events before, while and after the filter of stored
-// users is complete.
-func ScanStoredInChunksForTests() {
-	storedScanFirst, storedScanIdle, storedScanBatch = 1, 0, 1
+// ScanStoredForTests sets how many stored users a partition state scans
+// into its filter when it opens, in each chunk while its worker waits for
+// input, and before each batch (0: none while idle, or before batches), so
+// that tests of the whole pipeline restarting on its state process events
+// before, while and after the filter is complete. It returns a function
+// that restores the defaults.
+func ScanStoredForTests(first, idle, batch int) (restore func()) {
+	f, i, b := storedScanFirst, storedScanIdle, storedScanBatch
+	storedScanFirst, storedScanIdle, storedScanBatch = first, idle, batch
+	return func() { storedScanFirst, storedScanIdle, storedScanBatch = f, i, b }
 }
 
 // scanning reports whether the scan of the partition's stored users goes on.
@@ -480,6 +487,8 @@ func (w *PartitionWorker) scanStored(n int) error {
 	if err != nil || !done {
 		return err
 	}
+	w.runner.stats.UserLoads.Scanning.Add(-1)
+	w.runner.stats.UserLoads.Scanned.Add(1)
 	_, users, bytes := w.ps.StoredUsersFilter()
 	w.runner.log.Info("stored users scanned: reads of new users skipped from now on",
 		"partition", w.partition, "users", users, "filter_bytes", bytes, "took", time.Since(w.scanStart).Round(time.Millisecond))
@@ -517,7 +526,7 @@ const FetchMaxBytes = 1 << 20
 func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
 	r, ps := w.runner, w.ps
 	cfg := r.proc.cfg
-	if w.scanning() {
+	if storedScanBatch > 0 && w.scanning() {
 		if err := w.scanStored(storedScanBatch); err != nil {
 			return err
 		}

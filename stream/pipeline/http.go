@@ -84,6 +84,11 @@ type StatsView struct {
 type UserLoads struct {
 	CacheMisses int64 `json:"cache_misses"`
 	StoreReads  int64 `json:"store_reads"`
+	// FiltersScanning: partitions still scanning their stored users into
+	// the filter (every cache miss reads the store until it is done);
+	// FiltersScanned: the scans finished since the start.
+	FiltersScanning int64 `json:"filters_scanning"`
+	FiltersScanned  int64 `json:"filters_scanned"`
 }
 
 // CommitSeconds splits the state commits' time: the workers' pauses to
@@ -119,8 +124,10 @@ func (p *Pipeline) Stats() StatsView {
 		},
 		Pebble: p.Store.Background(),
 		UserLoads: UserLoads{
-			CacheMisses: p.Runner.Stats().UserLoads.CacheMisses.Load(),
-			StoreReads:  p.Runner.Stats().UserLoads.StoreReads.Load(),
+			CacheMisses:     p.Runner.Stats().UserLoads.CacheMisses.Load(),
+			StoreReads:      p.Runner.Stats().UserLoads.StoreReads.Load(),
+			FiltersScanning: p.Runner.Stats().UserLoads.Scanning.Load(),
+			FiltersScanned:  p.Runner.Stats().UserLoads.Scanned.Load(),
 		},
 	}
 	ct := &p.Runner.Stats().CommitTimes

@@ -501,8 +501,8 @@ func TestMain(m *testing.M) {
 	// commit checks that none changed behind its encoding.
 	stream.EncodeAheadForTests()
 	// A restarted partition processes events while it scans its stored
-	// users, a user or two at a time.
-	stream.ScanStoredInChunksForTests()
+	// users, a user before each batch (none while idle).
+	stream.ScanStoredForTests(1, 0, 1)
 	if spec := os.Getenv(crashEnv); spec != "" {
 		os.Exit(crashChild(spec))
 	}
@@ -954,7 +954,7 @@ func TestNoStateCommittedBeforeItsOutputsAreAcknowledged(t *testing.T) {
 // offsets point past its end and the new events are never processed.)
 // Every user has events in both runs, so the second run loads each user
 // stored by the first while it scans them into its filter of stored users
-// (a user or two at a time, see TestMain): a stored user taken for a new
+// (a user before each batch, see TestMain): a stored user taken for a new
 // one would lose the first run's events.
 func TestEmbeddedBrokerRestartsWithItsState(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
@@ -1007,6 +1007,80 @@ func TestEmbeddedBrokerRestartsWithItsState(t *testing.T) {
 		found, err := store.Partition(stream.PartitionOf(u, partitions)).GetUser(u, &rec)
 		if err != nil || !found || int64(rec.Events) != want {
 			t.Errorf("user %s: found=%v err=%v, %d events applied, want %d", u, found, err, rec.Events, want)
+		}
+	}
+}
+
+// A restarted worker that waits for input scans its stored users into its
+// filter meanwhile (two at a time here, none before batches): once it is
+// done, the users it rules out are created without a read, the stored
+// ones are read, and none is taken for a new one.
+func TestStoredUsersScannedWhileIdle(t *testing.T) {
+	defer stream.ScanStoredForTests(1, 2, 0)()
+	dir := filepath.Join(t.TempDir(), "state")
+	s := newScenarioAt(40, time.Now().UTC().Add(-time.Hour).Truncate(time.Minute))
+	cfg := testConfig(t, nil, dir, "")
+	cfg.Kafka.Brokers = nil
+	start := func() *Pipeline {
+		t.Helper()
+		p, err := Start(context.Background(), Options{Config: cfg, NoHTTP: true, PersistEmbeddedBroker: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	processed := func(p *Pipeline, want int64) {
+		t.Helper()
+		waitFor(t, fmt.Sprintf("%d inputs processed", want), time.Minute, func() bool {
+			st := p.Stats()
+			return st.Events+st.DLQ+st.Duplicates >= want
+		})
+	}
+	p := start()
+	produce(t, p.Brokers, "events", s.records)
+	processed(p, int64(len(s.records)))
+	partitions := p.Partitions
+	p.Close(context.Background())
+
+	p = start()
+	defer p.Close(context.Background())
+	waitFor(t, "every partition's stored users scanned while idle", time.Minute, func() bool {
+		l := p.Stats().UserLoads
+		return l.FiltersScanned == int64(partitions) && l.FiltersScanning == 0
+	})
+	at := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
+	var more []kafka.Message
+	want := map[string]int64{}
+	for u, n := range s.perUser {
+		more = append(more, kafka.Message{Key: []byte(u), Value: []byte(fmt.Sprintf(
+			`{"type":"track","userId":%q,"messageId":"%s-again","timestamp":%q,"event":"Application Opened","properties":{}}`, u, u, at))})
+		want[u] = n + 1
+	}
+	for i := range 40 {
+		u := fmt.Sprintf("fresh-%02d", i)
+		more = append(more, kafka.Message{Key: []byte(u), Value: []byte(fmt.Sprintf(
+			`{"type":"track","userId":%q,"messageId":"%s-1","timestamp":%q,"event":"Application Opened","properties":{}}`, u, u, at))})
+		want[u] = 1
+	}
+	produce(t, p.Brokers, "events", more)
+	processed(p, int64(len(more)))
+	// Each user a cache miss (a new process); the 40 stored ones read,
+	// nearly none of the 40 new ones.
+	if l := p.Stats().UserLoads; l.CacheMisses != int64(len(want)) || l.StoreReads < int64(len(s.perUser)) || l.StoreReads > int64(len(s.perUser))+4 {
+		t.Errorf("user loads %+v, want %d misses and about %d reads: the filter complete before the events came", l, len(want), len(s.perUser))
+	}
+	p.Close(context.Background())
+
+	store, err := state.Open(state.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for u, n := range want {
+		var rec state.UserRecord
+		found, err := store.Partition(stream.PartitionOf(u, partitions)).GetUser(u, &rec)
+		if err != nil || !found || int64(rec.Events) != n {
+			t.Errorf("user %s: found=%v err=%v, %d events applied, want %d", u, found, err, rec.Events, n)
 		}
 	}
 }
