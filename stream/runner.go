@@ -475,10 +475,7 @@ func ScanStoredForTests(first, idle, batch int) (restore func()) {
 }
 
 // scanning reports whether the scan of the partition's stored users goes on.
-func (w *PartitionWorker) scanning() bool {
-	ready, _, _ := w.ps.StoredUsersFilter()
-	return !ready
-}
+func (w *PartitionWorker) scanning() bool { return !w.ps.stored.ready }
 
 // scanStored adds up to n stored users to the partition's filter, and logs
 // when it is done.

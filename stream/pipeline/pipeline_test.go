@@ -1042,34 +1042,36 @@ func TestStoredUsersScannedWhileIdle(t *testing.T) {
 	partitions := p.Partitions
 	p.Close(context.Background())
 
-	p = start()
-	defer p.Close(context.Background())
-	waitFor(t, "every partition's stored users scanned while idle", time.Minute, func() bool {
-		l := p.Stats().UserLoads
-		return l.FiltersScanned == int64(partitions) && l.FiltersScanning == 0
-	})
-	at := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
-	var more []kafka.Message
-	want := map[string]int64{}
-	for u, n := range s.perUser {
-		more = append(more, kafka.Message{Key: []byte(u), Value: []byte(fmt.Sprintf(
-			`{"type":"track","userId":%q,"messageId":"%s-again","timestamp":%q,"event":"Application Opened","properties":{}}`, u, u, at))})
-		want[u] = n + 1
-	}
-	for i := range 40 {
-		u := fmt.Sprintf("fresh-%02d", i)
-		more = append(more, kafka.Message{Key: []byte(u), Value: []byte(fmt.Sprintf(
-			`{"type":"track","userId":%q,"messageId":"%s-1","timestamp":%q,"event":"Application Opened","properties":{}}`, u, u, at))})
-		want[u] = 1
-	}
-	produce(t, p.Brokers, "events", more)
-	processed(p, int64(len(more)))
-	// Each user a cache miss (a new process); the 40 stored ones read,
-	// nearly none of the 40 new ones.
-	if l := p.Stats().UserLoads; l.CacheMisses != int64(len(want)) || l.StoreReads < int64(len(s.perUser)) || l.StoreReads > int64(len(s.perUser))+4 {
-		t.Errorf("user loads %+v, want %d misses and about %d reads: the filter complete before the events came", l, len(want), len(s.perUser))
-	}
-	p.Close(context.Background())
+	// Restarted on that state; closed before the state is read below.
+	want := map[string]int64{} // events per user in the end
+	func() {
+		p := start()
+		defer p.Close(context.Background())
+		waitFor(t, "every partition's stored users scanned while idle", time.Minute, func() bool {
+			l := p.Stats().UserLoads
+			return l.FiltersScanned == int64(partitions) && l.FiltersScanning == 0
+		})
+		at := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
+		var more []kafka.Message
+		for u, n := range s.perUser {
+			more = append(more, kafka.Message{Key: []byte(u), Value: []byte(fmt.Sprintf(
+				`{"type":"track","userId":%q,"messageId":"%s-again","timestamp":%q,"event":"Application Opened","properties":{}}`, u, u, at))})
+			want[u] = n + 1
+		}
+		for i := range 40 {
+			u := fmt.Sprintf("fresh-%02d", i)
+			more = append(more, kafka.Message{Key: []byte(u), Value: []byte(fmt.Sprintf(
+				`{"type":"track","userId":%q,"messageId":"%s-1","timestamp":%q,"event":"Application Opened","properties":{}}`, u, u, at))})
+			want[u] = 1
+		}
+		produce(t, p.Brokers, "events", more)
+		processed(p, int64(len(more)))
+		// Each user a cache miss (a new process); the 40 stored ones read,
+		// nearly none of the 40 new ones.
+		if l := p.Stats().UserLoads; l.CacheMisses != int64(len(want)) || l.StoreReads < int64(len(s.perUser)) || l.StoreReads > int64(len(s.perUser))+4 {
+			t.Errorf("user loads %+v, want %d misses and about %d reads: the filter complete before the events came", l, len(want), len(s.perUser))
+		}
+	}()
 
 	store, err := state.Open(state.Options{Dir: dir})
 	if err != nil {
