@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"path/filepath"
 	"runtime"
@@ -45,6 +44,7 @@ type E2EResult struct {
 	Processed        int64   `json:"processed"` // applied + duplicates + dead-lettered
 	DLQ              int64   `json:"dlq"`
 	Decisions        int64   `json:"decisions"`
+	Facts            int64   `json:"facts"` // facts written to the facts topic (suppressions included)
 	GroupJoinSeconds float64 `json:"group_join_seconds"`
 	Seconds          float64 `json:"seconds"`
 	EventsPerSecond  float64 `json:"events_per_second"`
@@ -239,6 +239,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 		return res, nil, err
 	}
 	scfg.Kafka.GroupID = "rekindle-" + suffix
+	scfg.Kafka.Compression = cfg.OutputCompression
 	if len(cfg.Brokers) > 0 {
 		// A shared cluster: topics of our own, so runs never mix.
 		scfg.Topics.Events = "events." + suffix
@@ -350,6 +351,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 	res.CacheMisses, res.StoreReads = s.UserLoads.CacheMisses, s.UserLoads.StoreReads
 	res.Processed = s.Events + s.Duplicates + s.DLQ
 	res.DLQ = s.DLQ
+	res.Facts = s.Facts
 	for _, n := range s.Decisions {
 		res.Decisions += n
 	}
@@ -396,31 +398,6 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 // more than the largest record the generator makes (an oversized one,
 // 64 KiB of properties).
 const arenaRoom = 80 << 10
-
-// messageID returns the messageId of a generated record (nil: none).
-func messageID(v []byte) []byte {
-	const k = `"messageId":"`
-	i := bytes.Index(v, []byte(k))
-	if i < 0 {
-		return nil
-	}
-	v = v[i+len(k):]
-	j := bytes.IndexByte(v, '"')
-	if j < 0 {
-		return nil
-	}
-	return v[:j]
-}
-
-// The latency instrument keys what it remembers of each event by a hash of
-// its message id, and times as integers: maps without pointers, which the
-// garbage collector does not scan. Keyed by the id strings, its maps held
-// half of the process's live objects at 100,000/s (one string per event
-// sent) and made every collection cycle of the processor it measures
-// longer.
-var idSeed = maphash.MakeSeed()
-
-func idKey(id []byte) uint64 { return maphash.Bytes(idSeed, id) }
 
 // The latency instrument reads every fact and decision as it appears, so it
 // must cost little beside the processor it measures: it finds the message
@@ -477,19 +454,40 @@ func stringAt(v []byte) []byte {
 // is profiled.
 func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers []string, w *sinks.Producer, p *pipeline.Pipeline, rate, phase int) (LatencyResult, error) {
 	res := LatencyResult{Rate: rate}
+	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed + 1 + int64(phase), Users: cfg.Population,
+		Start: time.Now().UTC(), TimeStep: time.Second / time.Duration(max(rate, 1))})
+	if err != nil {
+		return res, err
+	}
+	// The phase offers at most limit events; sent[seq] is when the write
+	// of the event the generator made seq-th was sent (nanoseconds since
+	// epoch, plus one: 0 is not sent yet). An output's messageId gives its
+	// seq (Generator.SeqOf): no map of ids, whose random inserts (a cache
+	// miss each) cost 5% of the machine at 200,000 events/s, under the
+	// readers' lock.
+	limit := int64(float64(rate)*cfg.LatencyDuration.Seconds()) + int64(rate/10) + 1
+	sent := make([]atomic.Int64, limit)
 	var mu struct {
 		sync.Mutex
-		sent      map[uint64]time.Duration // idKey -> when its write was sent, since epoch
 		latencies []time.Duration
 		facts     []time.Duration
 		// toWrite and afterWrite split each fact's latency (see
 		// FactToWriteP50Ms).
 		toWrite, afterWrite []time.Duration
-		factSeen            map[uint64]struct{}
+		factSeen            []uint64 // bit seq: a fact of event seq was read
 	}
 	epoch := time.Now()
-	mu.factSeen = map[uint64]struct{}{}
-	mu.sent = make(map[uint64]time.Duration, rate*int(cfg.LatencyDuration.Seconds()+1))
+	mu.factSeen = make([]uint64, (limit+63)/64)
+	// sentAt returns the seq of the event whose messageId is id, and the
+	// time since epoch when its write was sent, if it was in this phase.
+	sentAt := func(id []byte) (uint64, time.Duration, bool) {
+		seq, ok := gen.SeqOf(id)
+		if !ok || seq >= uint64(limit) {
+			return 0, 0, false
+		}
+		t := sent[seq].Load()
+		return seq, time.Duration(t - 1), t != 0
+	}
 
 	// Readers of every send topic partition, from the end.
 	rctx, cancel := context.WithCancel(ctx)
@@ -515,35 +513,29 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	for ch := state.Channel(0); ch < state.NumChannels; ch++ {
 		for part := 0; part < cfg.Partitions; part++ {
 			tail(scfg.SendTopic(ch), part, func(value []byte, at, _ time.Time) {
-				id := decisionMessageID(value)
-				if id == nil {
+				_, t, ok := sentAt(decisionMessageID(value))
+				if !ok {
 					return
 				}
-				k := idKey(id)
 				mu.Lock()
-				if t, ok := mu.sent[k]; ok {
-					mu.latencies = append(mu.latencies, at.Sub(epoch)-t)
-					matched.Add(1)
-				}
+				mu.latencies = append(mu.latencies, at.Sub(epoch)-t)
 				mu.Unlock()
+				matched.Add(1)
 			})
 		}
 	}
 	for part := 0; part < cfg.Partitions; part++ {
 		tail(scfg.Topics.Facts, part, func(value []byte, at, stamped time.Time) {
-			id := factMessageID(value)
-			if id == nil {
+			seq, t, ok := sentAt(factMessageID(value))
+			if !ok {
 				return
 			}
-			k := idKey(id)
 			mu.Lock()
-			if t, ok := mu.sent[k]; ok {
-				if _, seen := mu.factSeen[k]; !seen {
-					mu.factSeen[k] = struct{}{}
-					mu.facts = append(mu.facts, at.Sub(epoch)-t)
-					mu.toWrite = append(mu.toWrite, stamped.Sub(epoch)-t)
-					mu.afterWrite = append(mu.afterWrite, at.Sub(stamped))
-				}
+			if w, bit := &mu.factSeen[seq/64], uint64(1)<<(seq%64); *w&bit == 0 {
+				*w |= bit
+				mu.facts = append(mu.facts, at.Sub(epoch)-t)
+				mu.toWrite = append(mu.toWrite, stamped.Sub(epoch)-t)
+				mu.afterWrite = append(mu.afterWrite, at.Sub(stamped))
 			}
 			mu.Unlock()
 		})
@@ -551,11 +543,6 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	// Let the readers resolve the end offsets before anything new arrives.
 	time.Sleep(time.Second)
 
-	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed + 1 + int64(phase), Users: cfg.Population,
-		Start: time.Now().UTC(), TimeStep: time.Second / time.Duration(max(rate, 1))})
-	if err != nil {
-		return res, err
-	}
 	before := p.Stats()
 	base := before.Events + before.Duplicates + before.DLQ
 	var produced atomic.Int64
@@ -575,28 +562,28 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	// One write is in flight while the next batch is generated, so the
 	// offered rate is not capped by the time the broker takes to
 	// acknowledge. An event's clock starts when its write is sent.
-	jobs := make(chan []kafka.Message)
+	type job struct {
+		first int64 // the seq of msgs[0]
+		msgs  []kafka.Message
+	}
+	jobs := make(chan job)
 	written := make(chan error, 1)
 	var writeFailed atomic.Bool
 	go func() {
 		var err error
-		for msgs := range jobs {
+		for j := range jobs {
 			if err != nil {
 				continue
 			}
-			now := time.Since(epoch)
-			mu.Lock()
-			for i := range msgs {
-				if id := messageID(msgs[i].Value); id != nil {
-					mu.sent[idKey(id)] = now
-				}
+			now := int64(time.Since(epoch)) + 1
+			for i := range j.msgs {
+				sent[j.first+int64(i)].Store(now)
 			}
-			mu.Unlock()
-			if err = w.Produce(ctx, msgs); err != nil {
+			if err = w.Produce(ctx, j.msgs); err != nil {
 				writeFailed.Store(true)
 				continue
 			}
-			produced.Add(int64(len(msgs)))
+			produced.Add(int64(len(j.msgs)))
 		}
 		written <- err
 	}()
@@ -622,7 +609,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 			case <-tick.C:
 			}
 			due := int64(time.Since(start).Seconds() * float64(rate))
-			n := min(due-generated, int64(rate))
+			n := min(due-generated, int64(rate), limit-generated)
 			if n <= 0 {
 				continue
 			}
@@ -646,7 +633,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case jobs <- msgs:
+			case jobs <- job{first: generated - n, msgs: msgs}:
 			}
 			turn ^= 1
 		}

@@ -1292,6 +1292,49 @@ func (g *Generator) appendMessageID(b []byte, seq uint64) []byte {
 	return appendUUID(b, x, mix64(x^0x5bd1e9955bd1e995))
 }
 
+// SeqOf returns the sequence number of the record whose messageId is id (the
+// Count before Next made it), reading appendMessageID backwards, so that a
+// reader of the outputs can find an event's record without a map of ids.
+// It is false for a text that is not a UUID of that form; a messageId of
+// another seed gives a number unrelated to any made (callers check the
+// range).
+func (g *Generator) SeqOf(id []byte) (uint64, bool) {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[14] != '4' || id[18] != '-' || id[23] != '-' {
+		return 0, false
+	}
+	var x uint64
+	for _, part := range [...][]byte{id[0:8], id[9:13], id[15:18], id[19:20]} {
+		for _, c := range part {
+			var d byte
+			switch {
+			case c >= '0' && c <= '9':
+				d = c - '0'
+			case c >= 'a' && c <= 'f':
+				d = c - 'a' + 10
+			default:
+				return 0, false
+			}
+			x = x<<4 | uint64(d)
+		}
+	}
+	// The last digit read is the variant's: 10 in its two high bits, then
+	// the 2 high bits of x's low nibble (the next digit holds the other 2).
+	var d byte
+	switch c := id[20]; {
+	case c >= '0' && c <= '9':
+		d = c - '0'
+	case c >= 'a' && c <= 'f':
+		d = c - 'a' + 10
+	default:
+		return 0, false
+	}
+	if x&0xc != 0x8 {
+		return 0, false
+	}
+	x = x>>4<<4 | (x&0x3)<<2 | uint64(d)>>2
+	return unmix64(x) ^ g.seedHash, true
+}
+
 // appendUUID writes a version 4 UUID holding all 64 bits of x (so distinct x
 // give distinct UUIDs) and 58 bits of y.
 func appendUUID(b []byte, x, y uint64) []byte {
@@ -1341,6 +1384,15 @@ func mix64(x uint64) uint64 {
 	x ^= x >> 27
 	x *= 0x94d049bb133111eb
 	return x ^ x>>31
+}
+
+// unmix64 is mix64's inverse.
+func unmix64(x uint64) uint64 {
+	x ^= x>>31 ^ x>>62
+	x *= 0x319642b2d24d8ec3 // 0x94d049bb133111eb⁻¹ mod 2⁶⁴
+	x ^= x>>27 ^ x>>54
+	x *= 0x96de1b173f119089 // 0xbf58476d1ce4e5b9⁻¹ mod 2⁶⁴
+	return x ^ x>>30 ^ x>>60
 }
 
 const hexDigits = "0123456789abcdef"

@@ -659,3 +659,59 @@ func ExampleGenerator() {
 	// u000901 Application Installed 2026-01-01T00:00:00.024Z true
 	// u000905 Application Installed 2026-01-01T00:00:00.055Z true
 }
+
+// TestSeqOfReadsTheMessageIDBack: the latency instrument finds an output's
+// event by the seq its messageId holds, every record's (malformed ones
+// with a messageId too); another seed's ids fall outside the range made,
+// and texts of other forms (length, version, variant, digits) are refused.
+func TestSeqOfReadsTheMessageIDBack(t *testing.T) {
+	const n = 20_000
+	g := newTestGenerator(t, GeneratorConfig{Seed: 3})
+	other := newTestGenerator(t, GeneratorConfig{Seed: 4})
+	withID := 0
+	var buf []byte
+	for i := range n {
+		r := g.Next(buf[:0])
+		buf = r.Value
+		id := messageIDOf(r.Value)
+		if id == nil {
+			continue
+		}
+		withID++
+		if seq, ok := g.SeqOf(id); !ok || seq != uint64(i) {
+			t.Fatalf("record %d (%q): SeqOf(%s) = %d, %v", i, r.Malformed, id, seq, ok)
+		}
+		if seq, ok := other.SeqOf(id); ok && seq < n {
+			t.Fatalf("record %d: another seed's SeqOf(%s) = %d, within the range made", i, id, seq)
+		}
+	}
+	if withID < n*9/10 {
+		t.Fatalf("%d of %d records have a messageId", withID, n)
+	}
+	for _, bad := range []string{"", "not-a-uuid", "0b5ffa3c-86a0-4d3f-8c49-0a1c3b8f0e2", "0b5ffa3c-86a0-3d3f-8c49-0a1c3b8f0e2d",
+		"0b5ffa3c-86a0-4d3f-cc49-0a1c3b8f0e2d", "0B5FFA3C-86a0-4d3f-8c49-0a1c3b8f0e2d", "0b5ffa3c-86a0-4d3f-8x49-0a1c3b8f0e2d"} {
+		if seq, ok := g.SeqOf([]byte(bad)); ok {
+			t.Errorf("SeqOf(%q) = %d, true; want false", bad, seq)
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 100_000 {
+		if x := r.Uint64(); unmix64(mix64(x)) != x {
+			t.Fatalf("unmix64(mix64(%#x)) = %#x", x, unmix64(mix64(x)))
+		}
+	}
+}
+
+// messageIDOf returns the messageId of a generated record (nil: none).
+func messageIDOf(v []byte) []byte {
+	const k = `"messageId":"`
+	i := bytes.Index(v, []byte(k))
+	if i < 0 {
+		return nil
+	}
+	v = v[i+len(k):]
+	if j := bytes.IndexByte(v, '"'); j >= 0 {
+		return v[:j]
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/rekindle/rekindle/sinks"
+	"github.com/rekindle/rekindle/stream"
 	"io"
 	"log/slog"
 	"os"
@@ -107,6 +108,10 @@ type Config struct {
 	// (sinks.Compressions names; default "none"), as the producers feeding
 	// a real events topic may compress them.
 	InputCompression string
+	// OutputCompression: the codec the processor writes its decisions,
+	// facts and dead letters with in e2e (its kafka.compression; default
+	// the processor's default, stream.DefaultCompression).
+	OutputCompression string
 	// BrokerLog is where the embedded broker keeps its log: BrokerLogDisk
 	// (the default) or BrokerLogMemory. Ignored with Brokers.
 	BrokerLog string
@@ -180,6 +185,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bench: Config.LatencyDuration %s: must not be negative", c.LatencyDuration)
 	case c.InputCompression != "" && !mapHas(sinks.Compressions, c.InputCompression):
 		return fmt.Errorf("bench: Config.InputCompression %q: want none, gzip, snappy, lz4 or zstd", c.InputCompression)
+	case c.OutputCompression != "" && !mapHas(sinks.Compressions, c.OutputCompression):
+		return fmt.Errorf("bench: Config.OutputCompression %q: want none, gzip, snappy, lz4 or zstd", c.OutputCompression)
 	case c.BrokerLog != "" && c.BrokerLog != BrokerLogDisk && c.BrokerLog != BrokerLogMemory:
 		return fmt.Errorf("bench: Config.BrokerLog %q: want %q or %q", c.BrokerLog, BrokerLogDisk, BrokerLogMemory)
 	}
@@ -213,6 +220,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InputCompression == "" {
 		c.InputCompression = "none"
+	}
+	if c.OutputCompression == "" {
+		c.OutputCompression = stream.DefaultCompression
 	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
@@ -266,12 +276,15 @@ type Results struct {
 	BrokerLog string `json:"broker_log,omitempty"`
 	// InputCompression: the codec of the generated events (empty in
 	// results before it was a choice: none).
-	InputCompression string          `json:"input_compression,omitempty"`
-	Pipeline         *PipelineResult `json:"pipeline,omitempty"`
-	E2E              *E2EResult      `json:"e2e,omitempty"`
-	Ceiling          *CeilingResult  `json:"ceiling,omitempty"`
-	Memory           *MemoryResult   `json:"memory,omitempty"`
-	Restore          *RestoreResult  `json:"restore,omitempty"`
+	InputCompression string `json:"input_compression,omitempty"`
+	// OutputCompression: the codec of the processor's outputs (empty in
+	// results before it was a choice: lz4).
+	OutputCompression string          `json:"output_compression,omitempty"`
+	Pipeline          *PipelineResult `json:"pipeline,omitempty"`
+	E2E               *E2EResult      `json:"e2e,omitempty"`
+	Ceiling           *CeilingResult  `json:"ceiling,omitempty"`
+	Memory            *MemoryResult   `json:"memory,omitempty"`
+	Restore           *RestoreResult  `json:"restore,omitempty"`
 	// Targets: issue 4's targets and what this run says of each (see
 	// CheckTargets).
 	Targets []Target `json:"targets,omitempty"`
@@ -318,7 +331,7 @@ func Run(ctx context.Context, cfg Config) (Results, error) {
 	res := Results{
 		Env: environment(), Quick: cfg.Quick, Events: cfg.Events, Users: cfg.Users, Population: cfg.Population,
 		Partitions: cfg.Partitions, Rate: cfg.Rate, Brokers: "embedded", BrokerLog: cfg.BrokerLog,
-		InputCompression: cfg.InputCompression,
+		InputCompression: cfg.InputCompression, OutputCompression: cfg.OutputCompression,
 	}
 	if len(cfg.Brokers) > 0 {
 		res.Brokers, res.BrokerLog = strings.Join(cfg.Brokers, ","), ""
@@ -498,6 +511,9 @@ func (r *Results) WriteTable(w io.Writer) {
 	if r.InputCompression != "" && r.InputCompression != "none" {
 		input = ", events written " + r.InputCompression + "-compressed"
 	}
+	if r.OutputCompression != "" && r.OutputCompression != stream.DefaultCompression {
+		input += ", outputs written " + r.OutputCompression + pick(r.OutputCompression == "none", " (uncompressed)", "-compressed")
+	}
 	fmt.Fprintf(w, "\n  events %d from %d users, users %d (memory, restore), partitions %d, broker %s%s%s\n", r.Events, r.Population, r.Users, r.Partitions, broker, input, pick(r.Quick, " (quick)", ""))
 	row := func(name, format string, args ...any) {
 		fmt.Fprintf(w, "  %-30s %s\n", name, fmt.Sprintf(format, args...))
@@ -511,7 +527,7 @@ func (r *Results) WriteTable(w io.Writer) {
 	}
 	if x := r.E2E; x != nil {
 		fmt.Fprintf(w, "\ne2e (pipeline.Start against the broker, outputs produced with acks=all, no loader)\n")
-		row("events", "%d produced, %d processed (%d DLQ), %d decisions", x.Produced, x.Processed, x.DLQ, x.Decisions)
+		row("events", "%d produced, %d processed (%d DLQ), %d decisions, %d facts", x.Produced, x.Processed, x.DLQ, x.Decisions, x.Facts)
 		row("events/s", "%.0f  (%.2fs after %.2fs group join)", x.EventsPerSecond, x.Seconds, x.GroupJoinSeconds)
 		row("CPU", "%.2f CPU-s (process, broker included if embedded)", x.CPUSeconds)
 		row("workers' time", "%s", x.Workers)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rekindle/rekindle/bench"
+	"github.com/rekindle/rekindle/stream"
 )
 
 func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
@@ -30,6 +31,7 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 	fs.DurationVar(&cfg.LatencyDuration, "latency-duration", 0, fmt.Sprintf("how long the latency phase offers --rate (default %s, quick %s)", bench.DefaultLatencyDuration, bench.DefaultQuickLatencyTime))
 	brokers := fs.String("brokers", "", "comma-separated Kafka brokers for e2e and ceiling (default: the embedded broker)")
 	fs.StringVar(&cfg.InputCompression, "input-compression", "none", "codec the generated events are written with in e2e: none, gzip, snappy, lz4 or zstd (as the producers of a real events topic may)")
+	fs.StringVar(&cfg.OutputCompression, "output-compression", stream.DefaultCompression, "codec the processor writes its outputs with in e2e (its kafka.compression): none, gzip, snappy, lz4 or zstd")
 	fs.StringVar(&cfg.BrokerLog, "broker-log", bench.BrokerLogDisk, fmt.Sprintf("where the embedded broker keeps its log: %q (files under --dir, as Kafka does) or %q (in this process's heap)", bench.BrokerLogDisk, bench.BrokerLogMemory))
 	fs.StringVar(&cfg.Dir, "dir", "", "where the temporary state directory goes (default the system temp dir)")
 	fs.Int64Var(&cfg.Seed, "seed", bench.DefaultSeed, "generator seed")

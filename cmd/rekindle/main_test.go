@@ -90,6 +90,7 @@ func TestCommandErrorsSayWhatIsWrong(t *testing.T) {
 		{cmdBench(context.Background(), nil, []string{"--rate", "5000,0", "e2e"}), `"0": want events/s`},
 		{cmdBench(context.Background(), nil, []string{"--broker-log", "tape", "e2e"}), `BrokerLog "tape": want "disk" or "memory"`},
 		{cmdBench(context.Background(), nil, []string{"--input-compression", "rar", "e2e"}), `InputCompression "rar": want none, gzip`},
+		{cmdBench(context.Background(), nil, []string{"--output-compression", "lzma", "e2e"}), `OutputCompression "lzma": want none, gzip`},
 	}
 	for i, c := range cases {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
