@@ -7,11 +7,15 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/rekindle/rekindle/bench"
+	"github.com/rekindle/rekindle/sinks/broker"
 )
 
 // TestQuickBenchRuns runs every scenario in quick mode with tiny sizes
@@ -231,4 +235,79 @@ func deref(b *bool) string {
 		return "none"
 	}
 	return fmt.Sprint(*b)
+}
+
+// TestBenchAgainstAClusterLeavesNothing runs e2e and ceiling against a
+// broker given by address, as against a shared cluster: the run's topics
+// and consumer group are gone at its end, and kept with KeepTopics.
+func TestBenchAgainstAClusterLeavesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a broker and the whole pipeline")
+	}
+	b, err := broker.Start(broker.Options{Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	// runOn returns the run's e2e result and the topics and groups of its
+	// runs on the cluster now.
+	runOn := func(keep bool) (*bench.E2EResult, []string) {
+		t.Helper()
+		var progress strings.Builder
+		res, err := bench.Run(ctx, bench.Config{
+			Quick: true, Events: 5_000, Population: 1_000, Partitions: 2, Rate: 1000,
+			LatencyDuration: time.Second, Dir: t.TempDir(), ResultsFile: "off",
+			Scenarios: []string{bench.ScenarioE2E, bench.ScenarioCeiling},
+			Brokers:   b.Addrs(), KeepTopics: keep, OutputCompression: "snappy",
+			Progress: &progress,
+		})
+		if err != nil {
+			t.Fatalf("bench against %v: %v\n%s", b.Addrs(), err, progress.String())
+		}
+		if res.E2E == nil || res.E2E.Processed != 5_000 || res.Ceiling == nil || res.Ceiling.Records < 5_000 {
+			t.Fatalf("bench against %v: e2e %+v, ceiling %+v", b.Addrs(), res.E2E, res.Ceiling)
+		}
+		if res.OutputCompression != "snappy" {
+			t.Errorf("results: output_compression %q, want snappy", res.OutputCompression)
+		}
+		// A transport per look: kafka-go's transports answer metadata requests from
+		// what they have seen (for 6 s).
+		tr := &kafka.Transport{}
+		defer tr.CloseIdleConnections()
+		client := &kafka.Client{Addr: kafka.TCP(b.Addrs()...), Timeout: 10 * time.Second, Transport: tr}
+		var there []string
+		md, err := client.Metadata(ctx, &kafka.MetadataRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tp := range md.Topics {
+			if strings.Contains(tp.Name, "bench-") {
+				there = append(there, tp.Name)
+			}
+		}
+		groups, err := client.ListGroups(ctx, &kafka.ListGroupsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range groups.Groups {
+			if strings.Contains(g.GroupID, "bench-") {
+				there = append(there, "group "+g.GroupID)
+			}
+		}
+		slices.Sort(there)
+		return res.E2E, there
+	}
+
+	e, there := runOn(false)
+	if len(there) != 0 || len(e.LeftOnCluster) != 0 {
+		t.Errorf("after a run: %v on the cluster, left_on_cluster %v; want nothing", there, e.LeftOnCluster)
+	}
+	e, there = runOn(true)
+	left := slices.Clone(e.LeftOnCluster)
+	slices.Sort(left)
+	if len(there) < 4 || !slices.Equal(there, left) {
+		t.Errorf("with KeepTopics: %v on the cluster, left_on_cluster %v; want the same, the run's topics and group", there, left)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,10 @@ type E2EResult struct {
 	// ruled out by the filter of stored users and created without a read).
 	CacheMisses int64 `json:"cache_misses"`
 	StoreReads  int64 `json:"store_reads"`
+	// LeftOnCluster: the topics and consumer group a run against a
+	// cluster (Config.Brokers) left there: all of them with KeepTopics,
+	// else those it failed to delete (Progress says why).
+	LeftOnCluster []string `json:"left_on_cluster,omitempty"`
 	// The latency phase at Config.Rate.
 	LatencyResult
 	// MoreLatency: the phases at Config.MoreRates, in order.
@@ -229,10 +234,48 @@ func (c *CeilingResult) cpuBounds(e2e E2EResult, cores int) {
 	c.MicrosPerEventFor08 = 1e6 * float64(cores) / (0.8 * c.EventsPerSecond)
 }
 
+// dropRunTopics deletes the topics and the consumer group of a run against
+// a cluster, unless cfg.KeepTopics, and returns what it left there.
+func dropRunTopics(cfg Config, scfg stream.Config) []string {
+	topics, group := scfg.AllTopics(), scfg.Kafka.GroupID
+	if cfg.KeepTopics {
+		fmt.Fprintf(cfg.Progress, "e2e: kept on %s: topics %s and consumer group %s\n", strings.Join(cfg.Brokers, ","), strings.Join(topics, ", "), group)
+		return append(topics, "group "+group)
+	}
+	// Its own deadline: a run stopped by its context still cleans up.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var left []string
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 30 * time.Second, Transport: &kafka.Transport{}}
+	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
+	resp, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
+	for _, t := range topics {
+		terr := err
+		if terr == nil {
+			terr = resp.Errors[t]
+		}
+		if terr != nil && !errors.Is(terr, kafka.UnknownTopicOrPartition) {
+			fmt.Fprintf(cfg.Progress, "e2e: could not delete topic %s from %s: %v\n", t, strings.Join(cfg.Brokers, ","), terr)
+			left = append(left, t)
+		}
+	}
+	gresp, err := client.DeleteGroups(ctx, &kafka.DeleteGroupsRequest{GroupIDs: []string{group}})
+	if err == nil {
+		err = gresp.Errors[group]
+	}
+	if err != nil && !errors.Is(err, kafka.GroupIdNotFound) {
+		fmt.Fprintf(cfg.Progress, "e2e: could not delete consumer group %s from %s: %v\n", group, strings.Join(cfg.Brokers, ","), err)
+		left = append(left, "group "+group)
+	}
+	if len(left) == 0 {
+		fmt.Fprintf(cfg.Progress, "e2e: deleted the run's %d topics and its consumer group from %s\n", len(topics), strings.Join(cfg.Brokers, ","))
+	}
+	return left
+}
+
 // runE2E runs the e2e scenario and, with ceiling, the ceiling one after it
 // against the same broker and topic.
-func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResult, *CeilingResult, error) {
-	var res E2EResult
+func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (res E2EResult, _ *CeilingResult, err error) {
 	suffix := fmt.Sprintf("bench-%d", time.Now().UnixNano())
 	scfg, err := benchConfig(dir, cfg.Partitions, "")
 	if err != nil {
@@ -266,8 +309,13 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (E2EResul
 		defer b.Close()
 		brokers = b.Addrs()
 		fmt.Fprintf(cfg.Progress, "e2e: embedded broker at %s, log in %s\n", brokers[0], cfg.BrokerLog)
-	} else if err := sinks.EnsureTopics(ctx, brokers, scfg.AllTopics(), cfg.Partitions, 1); err != nil {
-		return res, nil, err
+	} else {
+		if err := sinks.EnsureTopics(ctx, brokers, scfg.AllTopics(), cfg.Partitions, 1); err != nil {
+			return res, nil, err
+		}
+		// Deferred before the pipeline's Close, so it runs after it: the
+		// group has no members left.
+		defer func() { res.LeftOnCluster = dropRunTopics(cfg, scfg) }()
 	}
 	scfg.Kafka.Brokers = brokers
 

@@ -102,8 +102,12 @@ type Config struct {
 	// DefaultLatencyDuration, or DefaultQuickLatencyTime).
 	LatencyDuration time.Duration
 	// Brokers of a Kafka cluster for e2e and ceiling; empty starts the
-	// embedded broker. Topics get unique names per run.
+	// embedded broker. Topics get unique names per run and are deleted
+	// with the run's consumer group at its end, unless KeepTopics.
 	Brokers []string
+	// KeepTopics leaves the topics and the consumer group a run with
+	// Brokers made on the cluster (to look at them afterwards).
+	KeepTopics bool
 	// InputCompression: the codec the generated events are written with
 	// (sinks.Compressions names; default "none"), as the producers feeding
 	// a real events topic may compress them.
@@ -528,6 +532,9 @@ func (r *Results) WriteTable(w io.Writer) {
 	if x := r.E2E; x != nil {
 		fmt.Fprintf(w, "\ne2e (pipeline.Start against the broker, outputs produced with acks=all, no loader)\n")
 		row("events", "%d produced, %d processed (%d DLQ), %d decisions, %d facts", x.Produced, x.Processed, x.DLQ, x.Decisions, x.Facts)
+		if len(x.LeftOnCluster) > 0 {
+			row("left on the cluster", "%s", strings.Join(x.LeftOnCluster, ", "))
+		}
 		row("events/s", "%.0f  (%.2fs after %.2fs group join)", x.EventsPerSecond, x.Seconds, x.GroupJoinSeconds)
 		row("CPU", "%.2f CPU-s (process, broker included if embedded)", x.CPUSeconds)
 		row("workers' time", "%s", x.Workers)

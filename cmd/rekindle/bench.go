@@ -16,6 +16,7 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 	fs := newFlags("bench")
 	var cfg bench.Config
 	fs.BoolVar(&cfg.Quick, "quick", false, "small sizes, a few seconds per scenario")
+	fs.BoolVar(&cfg.KeepTopics, "keep-topics", false, "with --brokers: keep the run's topics and consumer group on the cluster (by default they are deleted at the end)")
 	fs.IntVar(&cfg.Events, "events", 0, fmt.Sprintf("generated events for pipeline and e2e (default %d, quick %d)", bench.DefaultEvents, bench.DefaultQuickEvents))
 	fs.IntVar(&cfg.Users, "users", 0, fmt.Sprintf("users loaded by memory and restore (default %d, quick %d)", bench.DefaultBenchUsers, bench.DefaultQuickBenchUsers))
 	fs.IntVar(&cfg.Population, "population", 0, fmt.Sprintf("users the generated traffic of pipeline and e2e comes from (default %d)", bench.DefaultGeneratorUsers))
