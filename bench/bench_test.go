@@ -31,15 +31,19 @@ func TestQuickBenchRuns(t *testing.T) {
 	dir := t.TempDir()
 	prof := filepath.Join(t.TempDir(), "cpu")
 	res, err := bench.Run(ctx, bench.Config{
-		Quick:           true,
-		Events:          20_000,
-		Users:           20_000,
-		Population:      5_000,
-		Partitions:      2,
-		Rate:            2000,
-		MoreRates:       []int{1000},
-		LatencyDuration: 2 * time.Second,
-		Dir:             dir,
+		Quick:  true,
+		Events: 20_000,
+		Users:  20_000,
+		// Measured on the way at 5,000 and 10,000 (20,000 is the end);
+		// restore loads a state of its own.
+		MemoryCheckpoints: []int{5_000, 10_000, 20_000},
+		RestoreUsers:      8_000,
+		Population:        5_000,
+		Partitions:        2,
+		Rate:              2000,
+		MoreRates:         []int{1000},
+		LatencyDuration:   2 * time.Second,
+		Dir:               dir,
 		// Compressed events: the workers' fetches decompress them.
 		InputCompression: "lz4",
 		ResultsFile:      results,
@@ -53,6 +57,12 @@ func TestQuickBenchRuns(t *testing.T) {
 	}
 	if _, err := bench.Run(ctx, bench.Config{Population: -1}); err == nil || !strings.Contains(err.Error(), "Population -1") {
 		t.Errorf("a negative population: %v", err)
+	}
+	if _, err := bench.Run(ctx, bench.Config{MemoryCheckpoints: []int{10, 5}}); err == nil || !strings.Contains(err.Error(), "MemoryCheckpoints [10 5]") {
+		t.Errorf("checkpoints out of order: %v", err)
+	}
+	if res.RestoreUsers != 8_000 {
+		t.Errorf("results: restore_users %d, want 8,000", res.RestoreUsers)
 	}
 	p := res.Pipeline
 	if p == nil || p.Processed != 20_000 || p.EventsPerSecond <= 0 || p.AllocsPerEvent <= 0 {
@@ -122,7 +132,16 @@ func TestQuickBenchRuns(t *testing.T) {
 	}
 	m := res.Memory
 	if m == nil || m.Users != 20_000 || m.Events != 4*20_000 || m.RSSBytes <= 0 || m.PebbleBytes <= 0 || m.GCSeconds <= 0 || m.HeapObjects == 0 {
-		t.Errorf("memory: %+v", m)
+		t.Fatalf("memory: %+v", m)
+	}
+	if len(m.Checkpoints) != 2 {
+		t.Errorf("memory checkpoints: %+v, want at 5,000 and 10,000 users", m.Checkpoints)
+	}
+	for i, c := range m.Checkpoints {
+		if want := []int{5_000, 10_000}[min(i, 1)]; c.Users != want || c.Events != 4*int64(want) || c.RSSBytes <= 0 || c.BytesPerUser == 0 ||
+			c.LoadSeconds <= 0 || c.LoadSeconds > m.LoadSeconds || (i > 0 && c.LoadSeconds < m.Checkpoints[i-1].LoadSeconds) {
+			t.Errorf("memory checkpoint %d: %+v (load %.3fs), want at %d users", i, c, m.LoadSeconds, want)
+		}
 	}
 	if len(res.Targets) != 5 {
 		t.Errorf("targets: %+v, want issue 4's five", res.Targets)
@@ -134,13 +153,13 @@ func TestQuickBenchRuns(t *testing.T) {
 		}
 	}
 	r := res.Restore
-	if r == nil || r.SnapshotMemberships == 0 || r.SnapshotMemberships != r.RebuildMemberships {
+	if r == nil || r.Users != 8_000 || r.SnapshotMemberships == 0 || r.SnapshotMemberships != r.RebuildMemberships {
 		t.Errorf("restore: %+v", r)
 	}
 	// The filters of stored users hold every loaded user (runRestore
 	// fails otherwise), in about 3 bytes each, but at least the smallest
 	// layer each (65,536 users × 12 bits).
-	if r != nil && (r.ScanSeconds <= 0 || r.FilterBytes < 20_000 || r.FilterBytes > 4*20_000+2*65_536*12/8) {
+	if r != nil && (r.ScanSeconds <= 0 || r.FilterBytes < 8_000 || r.FilterBytes > 4*8_000+2*65_536*12/8) {
 		t.Errorf("restore: scan of the stored users %.3fs, filters %d bytes", r.ScanSeconds, r.FilterBytes)
 	}
 

@@ -195,6 +195,20 @@ type MemoryResult struct {
 	HeapObjects     uint64  `json:"heap_objects"`
 	PebbleBytes     int64   `json:"pebble_bytes"`
 	PebbleBytesUser float64 `json:"pebble_bytes_per_user"`
+	// Checkpoints: the memory on the way, at Config.MemoryCheckpoints.
+	Checkpoints []MemoryCheckpoint `json:"checkpoints,omitempty"`
+}
+
+// MemoryCheckpoint is the memory when Users of the load's users are in:
+// the load pauses (each partition commits what it has pending) and a
+// garbage collection runs before RSS and heap are read, as at its end.
+type MemoryCheckpoint struct {
+	Users            int     `json:"users"`
+	Events           int64   `json:"events"`
+	LoadSeconds      float64 `json:"load_seconds"`
+	RSSBytes         int64   `json:"rss_bytes"`
+	BytesPerUser     float64 `json:"rss_bytes_per_user"` // (RSS − RSS before the load) / users
+	HeapBytesPerUser float64 `json:"heap_bytes_per_user"`
 }
 
 // RestoreResult: the time to reopen every partition's state
@@ -240,7 +254,11 @@ func appendUserEvents(dst [][]byte, id string, i int, ts time.Time) [][]byte {
 // loadUsers loads users users into the store in dir, P partitions on P
 // goroutines, and leaves the partition states open for the caller (who
 // closes the store). The last commit of each partition saves the bitmaps.
-func loadUsers(ctx context.Context, cfg Config, dir string) (*state.Store, []*stream.PartitionState, stream.Config, int64, error) {
+// loadUsers loads users users into a state in dir, each partition on a
+// goroutine of its own. At each of checkpoints (ascending, below users) the
+// goroutines commit what they have pending and wait while check runs with
+// the users and events loaded so far; an error of check ends the load.
+func loadUsers(ctx context.Context, cfg Config, dir string, users int, checkpoints []int, check func(users int, events int64) error) (*state.Store, []*stream.PartitionState, stream.Config, int64, error) {
 	scfg, err := benchConfig(dir, cfg.Partitions, "")
 	if err != nil {
 		return nil, nil, scfg, 0, err
@@ -261,24 +279,52 @@ func loadUsers(ctx context.Context, cfg Config, dir string) (*state.Store, []*st
 			return nil, nil, scfg, 0, err
 		}
 	}
-	var users, events atomic.Int64
+	var loaded, events atomic.Int64
 	stop := progress(cfg.Progress, func() string {
-		return fmt.Sprintf("memory: loaded %d of %d users (%d events)", users.Load(), cfg.Users, events.Load())
+		return fmt.Sprintf("memory: loaded %d of %d users (%d events)", loaded.Load(), users, events.Load())
 	})
 	// Event time: recent, so that no absence timer is due.
 	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
-	width := len(strconv.Itoa(cfg.Users))
+	width := len(strconv.Itoa(users))
 	errs := make([]error, cfg.Partitions)
 	var wg sync.WaitGroup
+	// arrived[k] counts the partitions at checkpoint k (or done: a failed
+	// one arrives at all the rest); release[k] lets them go on.
+	arrived := make([]sync.WaitGroup, len(checkpoints))
+	release := make([]chan struct{}, len(checkpoints))
+	for k := range checkpoints {
+		arrived[k].Add(cfg.Partitions)
+		release[k] = make(chan struct{})
+	}
+	var abort atomic.Bool
 	for p := range states {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			k := 0
+			defer func() {
+				for ; k < len(checkpoints); k++ {
+					arrived[k].Done()
+				}
+			}()
 			ps := states[p]
 			var offset int64
 			var vals [][]byte
 			pending := 0
-			for i := 0; i < cfg.Users; i++ {
+			for i := 0; i < users; i++ {
+				if k < len(checkpoints) && i == checkpoints[k] {
+					if err := ps.Commit(offset, false, false); err != nil {
+						errs[p] = err
+						return
+					}
+					pending = 0
+					arrived[k].Done()
+					k++
+					<-release[k-1]
+					if abort.Load() {
+						return
+					}
+				}
 				id := fmt.Sprintf("m%0*d", width, i)
 				if int(stream.PartitionOf(id, cfg.Partitions)) != p {
 					continue
@@ -293,7 +339,7 @@ func loadUsers(ctx context.Context, cfg Config, dir string) (*state.Store, []*st
 					}
 					pending++
 				}
-				users.Add(1)
+				loaded.Add(1)
 				events.Add(int64(len(vals)))
 				if pending >= scfg.Processing.BatchSize {
 					if err := ps.Commit(offset, false, false); err != nil {
@@ -305,15 +351,30 @@ func loadUsers(ctx context.Context, cfg Config, dir string) (*state.Store, []*st
 						errs[p] = ctx.Err()
 						return
 					}
+					if abort.Load() {
+						return
+					}
 				}
 			}
 			// The last batch saves the bitmap snapshot, as a shutdown does.
 			errs[p] = ps.Commit(offset, true, true)
 		}()
 	}
+	var checkErr error
+	for k, n := range checkpoints {
+		arrived[k].Wait()
+		// A failed partition's error is in errs before it arrived.
+		if errors.Join(errs...) == nil && checkErr == nil {
+			checkErr = check(n, events.Load())
+		}
+		if errors.Join(errs...) != nil || checkErr != nil {
+			abort.Store(true)
+		}
+		close(release[k])
+	}
 	wg.Wait()
 	stop()
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(append(errs, checkErr)...); err != nil {
 		store.Close()
 		return nil, nil, scfg, 0, err
 	}
@@ -328,7 +389,19 @@ func runMemory(ctx context.Context, cfg Config, dir string) (MemoryResult, error
 	var m0 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	t0 := time.Now()
-	store, states, scfg, events, err := loadUsers(ctx, cfg, dir)
+	check := func(users int, events int64) error {
+		c := MemoryCheckpoint{Users: users, Events: events, LoadSeconds: time.Since(t0).Seconds()}
+		runtime.GC()
+		c.RSSBytes = rssBytes()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		c.BytesPerUser = float64(c.RSSBytes-res.RSSBeforeBytes) / float64(users)
+		c.HeapBytesPerUser = (float64(m.HeapInuse) - float64(m0.HeapInuse)) / float64(users)
+		res.Checkpoints = append(res.Checkpoints, c)
+		fmt.Fprintf(cfg.Progress, "memory: %d users loaded in %.1fs: RSS %.1f MB\n", users, c.LoadSeconds, float64(c.RSSBytes)/1e6)
+		return nil
+	}
+	store, states, scfg, events, err := loadUsers(ctx, cfg, dir, cfg.Users, cfg.MemoryCheckpoints, check)
 	if err != nil {
 		return res, err
 	}
@@ -372,9 +445,9 @@ func timeGC() (float64, uint64) {
 // loaded) and times NewPartitionState on every partition, with the snapshot
 // and then without.
 func runRestore(ctx context.Context, cfg Config, dir string, loaded bool) (RestoreResult, error) {
-	res := RestoreResult{Users: cfg.Users, Partitions: cfg.Partitions}
+	res := RestoreResult{Users: cfg.RestoreUsers, Partitions: cfg.Partitions}
 	if !loaded {
-		store, _, _, _, err := loadUsers(ctx, cfg, dir)
+		store, _, _, _, err := loadUsers(ctx, cfg, dir, cfg.RestoreUsers, nil, nil)
 		if err != nil {
 			return res, err
 		}
@@ -448,8 +521,8 @@ func runRestore(ctx context.Context, cfg Config, dir string, loaded bool) (Resto
 			filtered += users
 			filterBytes += bytes
 		}
-		if filtered != cfg.Users {
-			return 0, 0, fmt.Errorf("bench: restore: the filters of stored users hold %d users, %d were loaded", filtered, cfg.Users)
+		if filtered != cfg.RestoreUsers {
+			return 0, 0, fmt.Errorf("bench: restore: the filters of stored users hold %d users, %d were loaded", filtered, cfg.RestoreUsers)
 		}
 		res.FilterBytes = int64(filterBytes)
 		var members uint64
@@ -460,7 +533,7 @@ func runRestore(ctx context.Context, cfg Config, dir string, loaded bool) (Resto
 		}
 		return elapsed, members, store.Close()
 	}
-	fmt.Fprintf(cfg.Progress, "restore: %d users, %d partitions, with the snapshot\n", cfg.Users, cfg.Partitions)
+	fmt.Fprintf(cfg.Progress, "restore: %d users, %d partitions, with the snapshot\n", cfg.RestoreUsers, cfg.Partitions)
 	d, n, err := restore(false)
 	if err != nil {
 		return res, err

@@ -18,7 +18,8 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 	fs.BoolVar(&cfg.Quick, "quick", false, "small sizes, a few seconds per scenario")
 	fs.BoolVar(&cfg.KeepTopics, "keep-topics", false, "with --brokers: keep the run's topics and consumer group on the cluster (by default they are deleted at the end)")
 	fs.IntVar(&cfg.Events, "events", 0, fmt.Sprintf("generated events for pipeline and e2e (default %d, quick %d)", bench.DefaultEvents, bench.DefaultQuickEvents))
-	fs.IntVar(&cfg.Users, "users", 0, fmt.Sprintf("users loaded by memory and restore (default %d, quick %d)", bench.DefaultBenchUsers, bench.DefaultQuickBenchUsers))
+	fs.IntVar(&cfg.Users, "users", 0, fmt.Sprintf("users loaded by memory, measured on the way at 1M, 10M, ... (default %d, quick %d)", bench.DefaultBenchUsers, bench.DefaultQuickBenchUsers))
+	fs.IntVar(&cfg.RestoreUsers, "restore-users", 0, fmt.Sprintf("users loaded and reopened by restore (default %d, quick %d)", bench.DefaultRestoreUsers, bench.DefaultQuickBenchUsers))
 	fs.IntVar(&cfg.Population, "population", 0, fmt.Sprintf("users the generated traffic of pipeline and e2e comes from (default %d)", bench.DefaultGeneratorUsers))
 	fs.IntVar(&cfg.Partitions, "partitions", 0, "partitions, one goroutine each (default GOMAXPROCS)")
 	fs.Func("rate", "events/s offered in the e2e latency phase (default 0: half the e2e throughput just measured); `N[,N...]` runs a phase at each, in order", func(v string) error {
