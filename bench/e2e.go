@@ -310,7 +310,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (res E2ER
 		brokers = b.Addrs()
 		fmt.Fprintf(cfg.Progress, "e2e: embedded broker at %s, log in %s\n", brokers[0], cfg.BrokerLog)
 	} else {
-		if err := sinks.EnsureTopics(ctx, brokers, scfg.AllTopics(), cfg.Partitions, 1); err != nil {
+		if err := sinks.EnsureTopics(ctx, brokers, scfg.AllTopics(), cfg.Partitions, cfg.ReplicationFactor); err != nil {
 			return res, nil, err
 		}
 		// Deferred before the pipeline's Close, so it runs after it: the

@@ -115,6 +115,10 @@ type Config struct {
 	// embedded broker. Topics get unique names per run and are deleted
 	// with the run's consumer group at its end, unless KeepTopics.
 	Brokers []string
+	// ReplicationFactor of the topics a run with Brokers makes (default
+	// 1; a cluster whose min.insync.replicas is 2 needs at least 2 for
+	// acks=all writes to succeed).
+	ReplicationFactor int
 	// KeepTopics leaves the topics and the consumer group a run with
 	// Brokers made on the cluster (to look at them afterwards).
 	KeepTopics bool
@@ -189,6 +193,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bench: Config.Users %d: must not be negative", c.Users)
 	case c.Users > MaxUsers:
 		return fmt.Errorf("bench: Config.Users %d: at most %d", c.Users, MaxUsers)
+	case c.ReplicationFactor < 0:
+		return fmt.Errorf("bench: Config.ReplicationFactor %d: must not be negative", c.ReplicationFactor)
 	case c.RestoreUsers < 0 || c.RestoreUsers > MaxUsers:
 		return fmt.Errorf("bench: Config.RestoreUsers %d: want 1 to %d", c.RestoreUsers, MaxUsers)
 	case slices.ContainsFunc(c.MemoryCheckpoints, func(n int) bool { return n <= 0 }) || !slices.IsSorted(c.MemoryCheckpoints):
@@ -220,6 +226,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Users == 0 {
 		c.Users = pick(c.Quick, DefaultQuickBenchUsers, DefaultBenchUsers)
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = 1
 	}
 	if c.RestoreUsers == 0 {
 		c.RestoreUsers = pick(c.Quick, DefaultQuickBenchUsers, DefaultRestoreUsers)

@@ -16,6 +16,7 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 	fs := newFlags("bench")
 	var cfg bench.Config
 	fs.BoolVar(&cfg.Quick, "quick", false, "small sizes, a few seconds per scenario")
+	fs.IntVar(&cfg.ReplicationFactor, "replication-factor", 1, "with --brokers: replication factor of the topics the run makes (a cluster with min.insync.replicas 2 needs at least 2)")
 	fs.BoolVar(&cfg.KeepTopics, "keep-topics", false, "with --brokers: keep the run's topics and consumer group on the cluster (by default they are deleted at the end)")
 	fs.IntVar(&cfg.Events, "events", 0, fmt.Sprintf("generated events for pipeline and e2e (default %d, quick %d)", bench.DefaultEvents, bench.DefaultQuickEvents))
 	fs.IntVar(&cfg.Users, "users", 0, fmt.Sprintf("users loaded by memory, measured on the way at 1M, 10M, ... (default %d, quick %d)", bench.DefaultBenchUsers, bench.DefaultQuickBenchUsers))

@@ -91,6 +91,7 @@ func TestCommandErrorsSayWhatIsWrong(t *testing.T) {
 		{cmdBench(context.Background(), nil, []string{"--broker-log", "tape", "e2e"}), `BrokerLog "tape": want "disk" or "memory"`},
 		{cmdBench(context.Background(), nil, []string{"--input-compression", "rar", "e2e"}), `InputCompression "rar": want none, gzip`},
 		{cmdBench(context.Background(), nil, []string{"--output-compression", "lzma", "e2e"}), `OutputCompression "lzma": want none, gzip`},
+		{cmdBench(context.Background(), nil, []string{"--replication-factor", "-2", "e2e"}), `ReplicationFactor -2: must not be negative`},
 	}
 	for i, c := range cases {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
