@@ -9,27 +9,30 @@ import (
 
 // Defaults for Config fields; each field's comment states which applies.
 const (
-	DefaultGroupID         = "rekindle"
-	DefaultCompression     = "lz4"
-	DefaultLoaderGroupID   = sinks.DefaultLoaderGroupID
-	DefaultEventsTopic     = sinks.DefaultEventsTopic
-	DefaultDLQTopic        = sinks.DefaultDLQTopic
-	DefaultFactsTopic      = sinks.DefaultFactsTopic
-	DefaultSendsPrefix     = "sends."
-	DefaultPartitions      = 8
-	DefaultSessionTimeout  = Duration(10 * time.Second)
-	DefaultStateDir        = "rekindle-data"
-	DefaultBatchSize       = 2000
-	DefaultMaxEventBytes   = 64 << 10
-	DefaultMaxFutureSkew   = Duration(24 * time.Hour)
-	DefaultCacheUsers      = 200_000
-	DefaultBlockCacheMB    = state.DefaultCacheBytes >> 20
-	DefaultSyncInterval    = Duration(200 * time.Millisecond)
-	DefaultCommitInterval  = Duration(time.Second)
-	DefaultHTTPListen      = "127.0.0.1:8080"
-	DefaultClickHouseDB    = sinks.DefaultDatabase
-	DefaultCHBatchRows     = sinks.DefaultBatchRows
-	DefaultCHFlushInterval = Duration(sinks.DefaultFlushInterval)
+	DefaultGroupID     = "rekindle"
+	DefaultCompression = "lz4"
+	// DefaultEmbeddedRetentionMB: 1 GiB per partition of the embedded
+	// broker's log (8 partitions of 7 topics: at most 56 GiB).
+	DefaultEmbeddedRetentionMB = 1024
+	DefaultLoaderGroupID       = sinks.DefaultLoaderGroupID
+	DefaultEventsTopic         = sinks.DefaultEventsTopic
+	DefaultDLQTopic            = sinks.DefaultDLQTopic
+	DefaultFactsTopic          = sinks.DefaultFactsTopic
+	DefaultSendsPrefix         = "sends."
+	DefaultPartitions          = 8
+	DefaultSessionTimeout      = Duration(10 * time.Second)
+	DefaultStateDir            = "rekindle-data"
+	DefaultBatchSize           = 2000
+	DefaultMaxEventBytes       = 64 << 10
+	DefaultMaxFutureSkew       = Duration(24 * time.Hour)
+	DefaultCacheUsers          = 200_000
+	DefaultBlockCacheMB        = state.DefaultCacheBytes >> 20
+	DefaultSyncInterval        = Duration(200 * time.Millisecond)
+	DefaultCommitInterval      = Duration(time.Second)
+	DefaultHTTPListen          = "127.0.0.1:8080"
+	DefaultClickHouseDB        = sinks.DefaultDatabase
+	DefaultCHBatchRows         = sinks.DefaultBatchRows
+	DefaultCHFlushInterval     = Duration(sinks.DefaultFlushInterval)
 )
 
 // Config is rekindle's whole configuration, as read from rekindle.yaml. The
@@ -131,6 +134,14 @@ type KafkaConfig struct {
 	// DefaultCompression). Every Kafka client reads them all; zstd needs
 	// brokers of Kafka 2.1 or later.
 	Compression string `yaml:"compression"`
+	// EmbeddedRetentionMB bounds each partition's log in the embedded
+	// broker (no brokers configured), as Kafka's retention.bytes: past it
+	// the oldest records are deleted (default
+	// DefaultEmbeddedRetentionMB; 0 keeps everything).
+	EmbeddedRetentionMB *int `yaml:"embedded_retention_mb"`
+	// EmbeddedRetention deletes the embedded broker's records older than
+	// this by their timestamps, as Kafka's retention.ms (default 0: kept).
+	EmbeddedRetention Duration `yaml:"embedded_retention"`
 }
 
 // TopicsConfig names the topics.

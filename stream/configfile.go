@@ -168,6 +168,10 @@ func (c *Config) applyDefaults() {
 	if k.Compression == "" {
 		k.Compression = DefaultCompression
 	}
+	if k.EmbeddedRetentionMB == nil {
+		n := DefaultEmbeddedRetentionMB
+		k.EmbeddedRetentionMB = &n
+	}
 	t := &c.Topics
 	if t.Events == "" {
 		t.Events = DefaultEventsTopic
@@ -262,6 +266,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.SessionTimeout < 0 {
 		return bad("kafka.session_timeout", "%s: must be positive", c.Kafka.SessionTimeout)
+	}
+	if c.Kafka.EmbeddedRetentionMB != nil && *c.Kafka.EmbeddedRetentionMB < 0 {
+		return bad("kafka.embedded_retention_mb", "%d: must not be negative (0 keeps everything)", *c.Kafka.EmbeddedRetentionMB)
+	}
+	if c.Kafka.EmbeddedRetention < 0 {
+		return bad("kafka.embedded_retention", "%s: must not be negative (0 keeps everything)", c.Kafka.EmbeddedRetention)
 	}
 	if _, ok := sinks.Compressions[c.Kafka.Compression]; !ok {
 		return bad("kafka.compression", "%q: want none, gzip, snappy, lz4 or zstd", c.Kafka.Compression)
@@ -359,6 +369,16 @@ func (c Config) AllTopics() []string {
 }
 
 // CreateTopicsEnabled reports whether missing topics are created (default true).
+// EmbeddedRetentionBytes is kafka.embedded_retention_mb in bytes (its
+// default when unset).
+func (c Config) EmbeddedRetentionBytes() int64 {
+	mb := DefaultEmbeddedRetentionMB
+	if c.Kafka.EmbeddedRetentionMB != nil {
+		mb = *c.Kafka.EmbeddedRetentionMB
+	}
+	return int64(mb) << 20
+}
+
 func (c Config) CreateTopicsEnabled() bool {
 	return c.Kafka.CreateTopics == nil || *c.Kafka.CreateTopics
 }

@@ -282,6 +282,8 @@ func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
 		{"kafka:\n  partitons: 4\n", "x.yaml:2: unknown key partitons"},
 		{"state:\n  block_cache_mb: 4\n", "x.yaml:2: state.block_cache_mb: 4: want 8 to 1048576 (MiB)"},
 		{"kafka:\n  partitions: 4\n  compression: brotli\n", `x.yaml:3: kafka.compression: "brotli": want none, gzip, snappy, lz4 or zstd`},
+		{"kafka:\n  embedded_retention_mb: -5\n", "x.yaml:2: kafka.embedded_retention_mb: -5: must not be negative (0 keeps everything)"},
+		{"kafka:\n  partitions: 2\n  embedded_retention: -1h\n", "x.yaml:3: kafka.embedded_retention: -1h"},
 		{"campaigns:\n  - id: a\n    trigger: {event: X}\n    channels: [push, fax]\n", `x.yaml:4: campaigns[0].channels[1]: unknown channel "fax"`},
 		{"campaigns:\n  - id: a\n    channels: [push]\n", "x.yaml:2: campaigns[0].trigger: campaign \"a\" needs exactly one of trigger.event"},
 		{"segments:\n  lapsed_after: 30 days\n", `x.yaml:2: invalid duration "30 days"`},
@@ -299,7 +301,8 @@ func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
 	}
 	cfg, err := ParseConfig("empty.yaml", nil)
 	if err != nil || cfg.Topics.Events != DefaultEventsTopic || cfg.Processing.BatchSize != DefaultBatchSize ||
-		cfg.State.CommitInterval != DefaultCommitInterval || cfg.Kafka.Compression != DefaultCompression {
+		cfg.State.CommitInterval != DefaultCommitInterval || cfg.Kafka.Compression != DefaultCompression ||
+		cfg.EmbeddedRetentionBytes() != DefaultEmbeddedRetentionMB<<20 || cfg.Kafka.EmbeddedRetention != 0 {
 		t.Errorf("empty config: %v, %+v", err, cfg.Topics)
 	}
 }

@@ -76,20 +76,26 @@ func cmdBroker(ctx context.Context, log *slog.Logger, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:9092", "address to listen on")
 	partitions := fs.Int("partitions", stream.DefaultPartitions, "partitions of each default topic")
 	dataDir := fs.String("data-dir", "", "persist the broker's log here (default: in memory)")
+	retentionMB := fs.Int64("retention-mb", stream.DefaultEmbeddedRetentionMB, "bound each partition's log to this many MiB, deleting the oldest records past it (0: keep everything)")
+	retention := fs.Duration("retention", 0, "delete records older than this by their timestamps, e.g. 168h (0: keep them)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *partitions < 1 {
 		return fmt.Errorf("--partitions %d: must be at least 1", *partitions)
 	}
+	if *retentionMB < 0 || *retention < 0 {
+		return fmt.Errorf("--retention-mb %d, --retention %s: must not be negative (0 keeps everything)", *retentionMB, *retention)
+	}
 	cfg := stream.Defaults()
-	b, err := broker.Start(broker.Options{Listen: *listen, Partitions: *partitions, Topics: cfg.AllTopics(), DataDir: *dataDir})
+	b, err := broker.Start(broker.Options{Listen: *listen, Partitions: *partitions, Topics: cfg.AllTopics(), DataDir: *dataDir,
+		RetentionBytes: *retentionMB << 20, Retention: *retention})
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 	log.Info("embedded Kafka-protocol broker running (Ctrl-C stops it)", "addr", b.Addrs()[0],
-		"topics", strings.Join(cfg.AllTopics(), ","), "partitions", *partitions)
+		"topics", strings.Join(cfg.AllTopics(), ","), "partitions", *partitions, "retention_mb_per_partition", *retentionMB, "retention", *retention)
 	<-ctx.Done()
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -25,12 +26,34 @@ type Options struct {
 	// MinSessionTimeout lowers kfake's 6 s minimum group session timeout
 	// (default 1s) so that tests rebalance quickly.
 	MinSessionTimeout time.Duration
+	// RetentionBytes bounds each partition's log, as Kafka's
+	// retention.bytes: when a partition holds more, its oldest record
+	// batches are deleted (their files too, segment by segment). Zero
+	// keeps everything.
+	RetentionBytes int64
+	// Retention deletes the record batches whose newest timestamp is
+	// older, as Kafka's retention.ms (the records' own timestamps: events
+	// written with old CreateTimes go at the next check). Zero keeps them.
+	Retention time.Duration
+	// RetentionCheck is how often retention is applied (default
+	// DefaultRetentionCheck).
+	RetentionCheck time.Duration
 }
+
+// DefaultRetentionCheck is how often the embedded broker applies retention
+// (Kafka checks every 5 minutes by default).
+const DefaultRetentionCheck = time.Minute
 
 // Broker is a running embedded broker.
 type Broker struct {
-	cluster *kfake.Cluster
-	addrs   []string
+	cluster        *kfake.Cluster
+	addrs          []string
+	retentionBytes int64
+	retention      time.Duration
+	stop           chan struct{} // closed by Close: the retention loop ends
+	done           chan struct{} // closed when it has
+
+	closeOnce sync.Once
 }
 
 // Start starts an embedded broker.
@@ -47,6 +70,25 @@ func Start(opts Options) (*Broker, error) {
 	if opts.MinSessionTimeout <= 0 {
 		opts.MinSessionTimeout = time.Second
 	}
+	if opts.RetentionCheck <= 0 {
+		opts.RetentionCheck = DefaultRetentionCheck
+	}
+	if opts.RetentionBytes < 0 || opts.Retention < 0 {
+		return nil, fmt.Errorf("broker: retention %d bytes, %s: must not be negative (zero keeps everything)", opts.RetentionBytes, opts.Retention)
+	}
+	// kfake's fallbacks are Kafka's: no size bound, 7 days. Each is off
+	// unless asked for.
+	bcfgs := map[string]string{
+		"log.segment.bytes":   strconv.Itoa(segmentBytes),
+		"log.retention.bytes": "-1",
+		"log.retention.ms":    "-1",
+	}
+	if opts.RetentionBytes > 0 {
+		bcfgs["log.retention.bytes"] = strconv.FormatInt(opts.RetentionBytes, 10)
+	}
+	if opts.Retention > 0 {
+		bcfgs["log.retention.ms"] = strconv.FormatInt(max(opts.Retention.Milliseconds(), 1), 10)
+	}
 	host, port, err := net.SplitHostPort(opts.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("broker: listen address %q: %w", opts.Listen, err)
@@ -59,7 +101,7 @@ func Start(opts Options) (*Broker, error) {
 		// segment in a growing in-memory file, and growing one copies it
 		// whole while every client waits (a 64 MB copy stalled the broker
 		// for tens of milliseconds under the default 100 MiB segments).
-		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}),
+		kfake.BrokerConfigs(bcfgs),
 		kfake.ListenFn(func(network, address string) (net.Listener, error) {
 			_, p, err := net.SplitHostPort(address)
 			if err != nil {
@@ -81,17 +123,47 @@ func Start(opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: start on %s: %w", opts.Listen, err)
 	}
-	return &Broker{cluster: c, addrs: c.ListenAddrs()}, nil
+	b := &Broker{cluster: c, addrs: c.ListenAddrs(), retentionBytes: opts.RetentionBytes, retention: opts.Retention,
+		stop: make(chan struct{}), done: make(chan struct{})}
+	// kfake applies retention on its own only to topics configured with
+	// it, and hourly; the broker-wide bounds are applied here.
+	go func() {
+		defer close(b.done)
+		if opts.RetentionBytes == 0 && opts.Retention == 0 {
+			return
+		}
+		tick := time.NewTicker(opts.RetentionCheck)
+		defer tick.Stop()
+		for {
+			select {
+			case <-b.stop:
+				return
+			case <-tick.C:
+				c.ApplyRetention()
+			}
+		}
+	}()
+	return b, nil
 }
 
 // Addrs returns the bootstrap addresses clients connect to.
 func (b *Broker) Addrs() []string { return b.addrs }
 
+// Retention returns the bounds the broker applies to each partition's log
+// (zero: none).
+func (b *Broker) Retention() (bytes int64, age time.Duration) { return b.retentionBytes, b.retention }
+
 // Cluster exposes the kfake cluster, for fault injection in tests.
 func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
 
 // Close stops the broker.
-func (b *Broker) Close() { b.cluster.Close() }
+func (b *Broker) Close() {
+	b.closeOnce.Do(func() {
+		close(b.stop)
+		<-b.done
+		b.cluster.Close()
+	})
+}
 
 // FreeAddr returns a loopback host:port free right now, for a broker that
 // must come back on the same address after a restart.

@@ -96,9 +96,11 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 
 	if len(p.Brokers) == 0 {
 		bopts := broker.Options{
-			Listen:     opts.BrokerListen,
-			Partitions: cfg.Kafka.Partitions,
-			Topics:     cfg.AllTopics(),
+			Listen:         opts.BrokerListen,
+			Partitions:     cfg.Kafka.Partitions,
+			Topics:         cfg.AllTopics(),
+			RetentionBytes: cfg.EmbeddedRetentionBytes(),
+			Retention:      time.Duration(cfg.Kafka.EmbeddedRetention),
 		}
 		where := "in memory"
 		if opts.PersistEmbeddedBroker {
@@ -111,7 +113,8 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		}
 		p.Brokers = p.Embedded.Addrs()
 		log.Info("no kafka.brokers configured: started the embedded Kafka-protocol broker (for demos and development, not production)",
-			"addr", p.Brokers[0], "partitions", cfg.Kafka.Partitions, "log", where)
+			"addr", p.Brokers[0], "partitions", cfg.Kafka.Partitions, "log", where,
+			"retention_mb_per_partition", bopts.RetentionBytes>>20, "retention", bopts.Retention)
 	}
 	if cfg.CreateTopicsEnabled() {
 		if err := sinks.EnsureTopics(ctx, p.Brokers, cfg.AllTopics(), cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor); err != nil {

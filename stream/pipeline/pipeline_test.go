@@ -969,6 +969,8 @@ func TestEmbeddedBrokerRestartsWithItsState(t *testing.T) {
 	}
 	cfg := testConfig(t, nil, dir, "")
 	cfg.Kafka.Brokers = nil
+	retentionMB := 512
+	cfg.Kafka.EmbeddedRetentionMB, cfg.Kafka.EmbeddedRetention = &retentionMB, stream.Duration(48*time.Hour)
 	partitions := 0
 	run := func(records []kafka.Message, want int64) {
 		t.Helper()
@@ -979,6 +981,9 @@ func TestEmbeddedBrokerRestartsWithItsState(t *testing.T) {
 		defer p.Close(context.Background())
 		if p.Embedded == nil {
 			t.Fatal("no embedded broker started")
+		}
+		if b, age := p.Embedded.Retention(); b != 512<<20 || age != 48*time.Hour {
+			t.Errorf("the embedded broker's retention: %d bytes, %s; want kafka.embedded_retention_mb 512 and embedded_retention 48h", b, age)
 		}
 		partitions = p.Partitions
 		produce(t, p.Brokers, "events", records)
