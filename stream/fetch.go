@@ -43,7 +43,10 @@ type fetched struct {
 	next int64
 	// lag is the partition's high watermark minus next.
 	lag int64
-	err error
+	// lost: input records deleted by retention before they were fetched
+	// (the partition's log start had passed the offset fetched from).
+	lost int64
+	err  error
 }
 
 // fetcher reads one partition with kafka-go's Client.Fetch, a whole fetch
@@ -124,7 +127,7 @@ func (f *fetcher) run(ctx context.Context, offset int64) {
 // fetch reads one response from offset into buf and returns the next offset.
 func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64, error) {
 	clear(buf.inputs)
-	buf.inputs, buf.arena, buf.err = buf.inputs[:0], buf.arena[:0], nil
+	buf.inputs, buf.arena, buf.err, buf.lost = buf.inputs[:0], buf.arena[:0], nil, 0
 	res, err := f.client.Fetch(ctx, &kafka.FetchRequest{
 		Topic: f.topic, Partition: int(f.partition), Offset: offset,
 		MinBytes: 1, MaxBytes: int64(f.maxBytes), MaxWait: f.maxWait,
@@ -139,7 +142,7 @@ func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64,
 			f.log.Error("input records deleted by retention before they were processed; resuming at the oldest",
 				"topic", f.topic, "partition", f.partition, "offset", offset, "log_start", res.LogStartOffset,
 				"lost", res.LogStartOffset-offset)
-			buf.next = res.LogStartOffset
+			buf.next, buf.lost = res.LogStartOffset, res.LogStartOffset-offset
 			return res.LogStartOffset, nil
 		}
 		if errors.Is(res.Error, kafka.OffsetOutOfRange) && offset >= 0 && res.HighWatermark >= 0 && offset > res.HighWatermark {

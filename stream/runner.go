@@ -73,6 +73,9 @@ type Stats struct {
 	CommitTimes CommitTimes
 	// UserLoads: the users not in a cache, and those read from the store.
 	UserLoads UserLoads
+	// InputsLost: input records deleted by the topic's retention before
+	// they were processed (each loss is logged at error level too).
+	InputsLost atomic.Int64
 }
 
 // Snapshot returns the counters so far.
@@ -387,6 +390,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 		} else if len(buf.inputs) == 0 && buf.next >= 0 {
 			w.next = buf.next // past records deleted by retention
 		}
+		r.stats.InputsLost.Add(buf.lost)
 		r.stats.setLag(w.partition, buf.lag)
 		// Process. From here on a batch is finished even if ctx is
 		// cancelled (revocation, shutdown): outputs flushed, then commit.

@@ -62,7 +62,7 @@ func cmdRun(ctx context.Context, log *slog.Logger, args []string) error {
 			done = true
 		case <-tick.C:
 			s := p.Stats()
-			log.Info("progress", "events", s.Events, "decisions", s.Decisions, "dlq", s.DLQ, "partitions", s.Partitions)
+			log.Info("progress", "events", s.Events, "decisions", s.Decisions, "dlq", s.DLQ, "partitions", s.Partitions, "lost_to_retention", s.InputsLost)
 		}
 	}
 	log.Info("shutting down: finishing batches in flight")

@@ -78,6 +78,10 @@ type StatsView struct {
 	// from the state store (the others the filter of stored users ruled
 	// out: created without a read).
 	UserLoads UserLoads `json:"user_loads"`
+	// InputsLost: input records the topic's retention deleted before they
+	// were processed (the processor was stopped or behind for longer than
+	// the topic keeps records).
+	InputsLost int64 `json:"inputs_lost_to_retention"`
 }
 
 // UserLoads counts the loads of users missing from the cache.
@@ -122,7 +126,8 @@ func (p *Pipeline) Stats() StatsView {
 			WaitingForAcks:  time.Duration(p.Runner.Stats().AckWaitNanos.Load()).Seconds(),
 			WaitingForInput: time.Duration(p.Runner.Stats().InputWaitNanos.Load()).Seconds(),
 		},
-		Pebble: p.Store.Background(),
+		Pebble:     p.Store.Background(),
+		InputsLost: p.Runner.Stats().InputsLost.Load(),
 		UserLoads: UserLoads{
 			CacheMisses:     p.Runner.Stats().UserLoads.CacheMisses.Load(),
 			StoreReads:      p.Runner.Stats().UserLoads.StoreReads.Load(),

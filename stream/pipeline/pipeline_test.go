@@ -1154,3 +1154,63 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestInputsDeletedByRetentionAreCounted: records of the events topic that
+// its retention deleted while the processor was stopped are skipped from
+// the stored offset to the oldest record left, logged, and counted in
+// /v1/stats as inputs_lost_to_retention; the rest are processed.
+func TestInputsDeletedByRetentionAreCounted(t *testing.T) {
+	// Retention applied only when the test asks (a check an hour away).
+	b, err := broker.Start(broker.Options{Partitions: 1, Topics: stream.Defaults().AllTopics(),
+		RetentionBytes: 32 << 10, RetentionCheck: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cfg := testConfig(t, b.Addrs(), filepath.Join(t.TempDir(), "state"), "")
+	s := newScenario(200)
+	const first = 100
+	processed := func(p *Pipeline) int64 { st := p.Stats(); return st.Events + st.DLQ + st.Duplicates }
+
+	p, err := Start(context.Background(), Options{Config: cfg, NoLoader: true, NoHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	produce(t, b.Addrs(), "events", s.records[:first])
+	waitFor(t, "the first records processed", time.Minute, func() bool { return processed(p) == first })
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Batches of 20: retention deletes whole batches.
+	for rest := s.records[first:]; len(rest) > 0; rest = rest[min(20, len(rest)):] {
+		produce(t, b.Addrs(), "events", rest[:min(20, len(rest))])
+	}
+	b.Cluster().ApplyRetention()
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(b.Addrs()...), Timeout: 10 * time.Second, Transport: tr}
+	offs, err := client.ListOffsets(context.Background(), &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
+		"events": {kafka.FirstOffsetOf(0), kafka.LastOffsetOf(0)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logStart, end := offs.Topics["events"][0].FirstOffset, offs.Topics["events"][0].LastOffset
+	if end != int64(len(s.records)) || logStart <= first || logStart >= end {
+		t.Fatalf("events log %d..%d after retention; want it to start past %d and end at %d", logStart, end, first, len(s.records))
+	}
+
+	p, err = Start(context.Background(), Options{Config: cfg, NoLoader: true, NoHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	waitFor(t, "the records left processed", time.Minute, func() bool { return processed(p) == end-logStart })
+	if got := p.Stats().InputsLost; got != logStart-first {
+		t.Errorf("inputs_lost_to_retention %d, want %d (offsets %d to %d deleted unprocessed)", got, logStart-first, first, logStart)
+	}
+	time.Sleep(200 * time.Millisecond) // nothing more arrives
+	if got := processed(p); got != end-logStart {
+		t.Errorf("after the restart %d records processed, want the %d left", got, end-logStart)
+	}
+}
