@@ -83,6 +83,13 @@ func (b *background) ended(err error, d time.Duration, count *int64, sum, longes
 	*longest = max(*longest, d.Seconds())
 }
 
+// stalled reports whether a write stall is in progress.
+func (b *background) stalled() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.stallStart.IsZero()
+}
+
 func (b *background) stats() BackgroundStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()

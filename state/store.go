@@ -8,6 +8,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -51,6 +52,11 @@ type Options struct {
 	FS vfs.FS
 	// CacheBytes is the Pebble block cache size; 0 means DefaultCacheBytes.
 	CacheBytes int64
+	// BackgroundDuty: the share of wall time a memtable flush or a
+	// compaction may work, in (0, 1]; it sleeps the rest, in slices of a
+	// few milliseconds, unless the store falls behind (see pace.go). 1
+	// works flat out; 0 means DefaultBackgroundDuty.
+	BackgroundDuty float64
 	// Logf receives Pebble's informational messages (WAL recovery,
 	// flushes, ...); nil means the standard library logger. Pebble's errors
 	// always go to the standard library logger.
@@ -65,6 +71,9 @@ func (o *Options) Validate() error {
 	if o.CacheBytes < 0 {
 		return fmt.Errorf("state: options: CacheBytes %d is negative", o.CacheBytes)
 	}
+	if o.BackgroundDuty < 0 || o.BackgroundDuty > 1 {
+		return fmt.Errorf("state: options: BackgroundDuty %g: want a share of the time in (0, 1]", o.BackgroundDuty)
+	}
 	return nil
 }
 
@@ -75,14 +84,21 @@ func (o Options) withDefaults() Options {
 	if o.CacheBytes == 0 {
 		o.CacheBytes = DefaultCacheBytes
 	}
+	if o.BackgroundDuty == 0 {
+		o.BackgroundDuty = DefaultBackgroundDuty
+	}
 	return o
 }
 
 // pebbleOptions is the write-heavy tuning. The WAL stays enabled: it is what
 // makes a committed batch survive a crash (guarantee 1).
-func (o Options) pebbleOptions(cache *pebble.Cache, bg *background) *pebble.Options {
+func (o Options) pebbleOptions(cache *pebble.Cache, bg *background, pace *pacer) *pebble.Options {
+	fs := o.FS
+	if pace != nil {
+		fs = pacedFS{FS: fs, p: pace}
+	}
 	po := &pebble.Options{
-		FS:                          o.FS,
+		FS:                          fs,
 		Cache:                       cache,
 		FormatMajorVersion:          pebble.FormatNewest,
 		MemTableSize:                memTableBytes,
@@ -130,6 +146,8 @@ type Store struct {
 	bg      *background
 	// cacheBytes is the size of Pebble's block cache.
 	cacheBytes int64
+	pace       *pacer        // nil: background work flat out
+	stop, done chan struct{} // watchDebt's end
 }
 
 // CacheBytes returns the size of Pebble's block cache.
@@ -144,11 +162,37 @@ func Open(opts Options) (*Store, error) {
 	cache := pebble.NewCache(opts.CacheBytes)
 	defer cache.Unref() // the DB holds its own reference
 	bg := &background{}
-	db, err := pebble.Open(opts.Dir, opts.pebbleOptions(cache, bg))
+	var pace *pacer
+	if opts.BackgroundDuty < 1 {
+		pace = newPacer(opts.BackgroundDuty)
+	}
+	db, err := pebble.Open(opts.Dir, opts.pebbleOptions(cache, bg, pace))
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", opts.Dir, err)
 	}
-	return &Store{db: db, dir: opts.Dir, bg: bg, cacheBytes: opts.CacheBytes}, nil
+	s := &Store{db: db, dir: opts.Dir, bg: bg, cacheBytes: opts.CacheBytes, pace: pace, stop: make(chan struct{}), done: make(chan struct{})}
+	go s.watchDebt()
+	return s, nil
+}
+
+// watchDebt turns the pacer off while the store is behind with its
+// background work, and on again once it has caught up.
+func (s *Store) watchDebt() {
+	defer close(s.done)
+	pace := s.pace
+	if pace == nil {
+		return
+	}
+	tick := time.NewTicker(paceCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+			pace.off.Store(inDebt(s.db.Metrics(), s.bg.stalled()))
+		}
+	}
 }
 
 // Close closes the store; committed batches are durable across Close even
@@ -158,6 +202,8 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return fmt.Errorf("state: close %s: already closed", s.dir)
 	}
+	close(s.stop)
+	<-s.done
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("state: close %s: %w", s.dir, err)
 	}

@@ -164,6 +164,12 @@ type StateConfig struct {
 	// through it: with 2M active users and a 64 MiB cache, those reads took
 	// 40% of the CPU (see state.DefaultCacheBytes).
 	BlockCacheMB int `yaml:"block_cache_mb"`
+	// BackgroundDuty: the share of wall time one of Pebble's memtable
+	// flushes or compactions may work, in (0, 1] (default
+	// state.DefaultBackgroundDuty): it sleeps the rest in slices of a few
+	// milliseconds, so that its bursts do not queue the workers behind
+	// them, unless the store falls behind. 1 works flat out.
+	BackgroundDuty float64 `yaml:"background_duty"`
 	// SyncInterval: how often committed batches are made durable with one
 	// fsync (default DefaultSyncInterval). Batches commit without fsync; a
 	// machine crash loses at most this much state, which is then rebuilt by

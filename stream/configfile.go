@@ -194,6 +194,9 @@ func (c *Config) applyDefaults() {
 	if c.State.BlockCacheMB == 0 {
 		c.State.BlockCacheMB = DefaultBlockCacheMB
 	}
+	if c.State.BackgroundDuty == 0 {
+		c.State.BackgroundDuty = state.DefaultBackgroundDuty
+	}
 	if c.State.SyncInterval == 0 {
 		c.State.SyncInterval = DefaultSyncInterval
 	}
@@ -295,6 +298,9 @@ func (c *Config) Validate() error {
 	}
 	if c.State.BlockCacheMB < 8 || c.State.BlockCacheMB > 1<<20 {
 		return bad("state.block_cache_mb", "%d: want 8 to 1048576 (MiB)", c.State.BlockCacheMB)
+	}
+	if c.State.BackgroundDuty < 0 || c.State.BackgroundDuty > 1 {
+		return bad("state.background_duty", "%g: want a share of the time in (0, 1] (1: flushes and compactions work flat out)", c.State.BackgroundDuty)
 	}
 	if c.State.SyncInterval < 0 {
 		return bad("state.sync_interval", "%s: must not be negative", c.State.SyncInterval)

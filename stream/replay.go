@@ -52,7 +52,8 @@ type ReplayStats struct {
 func Replay(ctx context.Context, proc *Processor, opts ReplayOptions) (ReplayStats, error) {
 	var stats ReplayStats
 	cfg := proc.cfg
-	store, err := state.Open(state.Options{Dir: "replay", FS: vfs.NewMem(), Logf: func(string, ...any) {}})
+	// Offline and in memory: the background work goes flat out.
+	store, err := state.Open(state.Options{Dir: "replay", FS: vfs.NewMem(), BackgroundDuty: 1, Logf: func(string, ...any) {}})
 	if err != nil {
 		return stats, err
 	}

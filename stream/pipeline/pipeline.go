@@ -125,7 +125,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		return p, err
 	}
 
-	if p.Store, err = state.Open(state.Options{Dir: cfg.State.Dir, CacheBytes: int64(cfg.State.BlockCacheMB) << 20, Logf: func(format string, args ...any) {
+	if p.Store, err = state.Open(state.Options{Dir: cfg.State.Dir, CacheBytes: int64(cfg.State.BlockCacheMB) << 20, BackgroundDuty: cfg.State.BackgroundDuty, Logf: func(format string, args ...any) {
 		log.Debug("pebble: " + strings.TrimSpace(fmt.Sprintf(format, args...)))
 	}}); err != nil {
 		return p, err
