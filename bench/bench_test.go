@@ -72,6 +72,10 @@ func TestQuickBenchRuns(t *testing.T) {
 	if e == nil || e.Produced != 20_000 || e.Processed != e.Produced || e.EventsPerSecond <= 0 {
 		t.Fatalf("e2e: %+v", e)
 	}
+	// The demo's campaigns decide on about 1% of the events.
+	if e.Decisions == 0 || e.Facts == 0 {
+		t.Errorf("e2e: %d decisions and %d facts, want some of each", e.Decisions, e.Facts)
+	}
 	if e.LatencyMatched == 0 || !(e.P50Ms <= e.P99Ms && e.P99Ms <= e.P999Ms && e.P999Ms <= e.MaxMs) || e.P50Ms <= 0 {
 		t.Errorf("e2e latency: %+v", e)
 	}
@@ -328,5 +332,44 @@ func TestBenchAgainstAClusterLeavesNothing(t *testing.T) {
 	slices.Sort(left)
 	if len(there) < 4 || !slices.Equal(there, left) {
 		t.Errorf("with KeepTopics: %v on the cluster, left_on_cluster %v; want the same, the run's topics and group", there, left)
+	}
+}
+
+// TestBenchRunsWithAConfigFile: the scenarios run with the campaigns and
+// settings of a rekindle.yaml (here none: no decision at all), its
+// kafka.compression for the outputs, and a bad file stops the run before
+// anything starts, naming its line and key.
+func TestBenchRunsWithAConfigFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the embedded broker and the whole pipeline")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rekindle.yaml")
+	if err := os.WriteFile(path, []byte("kafka:\n  compression: snappy\nstate:\n  commit_interval: 500ms\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := bench.Run(ctx, bench.Config{Quick: true, Events: 5_000, Population: 1_000, Partitions: 2, Rate: 1000,
+		LatencyDuration: time.Second, Dir: dir, ResultsFile: "off", Scenarios: []string{bench.ScenarioE2E}, ConfigFile: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := res.E2E; e == nil || e.Processed != 5_000 || e.Decisions != 0 || e.Facts == 0 {
+		t.Errorf("e2e with no campaigns: %+v, want every event processed, facts and no decision", e)
+	}
+	if res.ConfigFile != path || res.OutputCompression != "snappy" {
+		t.Errorf("results: config %q, output compression %q; want %q and the file's snappy", res.ConfigFile, res.OutputCompression, path)
+	}
+
+	if err := os.WriteFile(path, []byte("state:\n  dir: x\n  cache_users: -1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bench.Run(ctx, bench.Config{Quick: true, Dir: dir, ResultsFile: "off", ConfigFile: path})
+	if err == nil || !strings.Contains(err.Error(), path+":3: state.cache_users") {
+		t.Errorf("a bad configuration file: %v, want its line and key", err)
+	}
+	if _, err := bench.Run(ctx, bench.Config{ConfigFile: filepath.Join(dir, "missing.yaml")}); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("a missing configuration file: %v", err)
 	}
 }

@@ -277,12 +277,14 @@ func dropRunTopics(cfg Config, scfg stream.Config) []string {
 // against the same broker and topic.
 func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (res E2EResult, _ *CeilingResult, err error) {
 	suffix := fmt.Sprintf("bench-%d", time.Now().UnixNano())
-	scfg, err := benchConfig(dir, cfg.Partitions, "")
+	scfg, err := benchConfig(cfg, dir)
 	if err != nil {
 		return res, nil, err
 	}
 	scfg.Kafka.GroupID = "rekindle-" + suffix
-	scfg.Kafka.Compression = cfg.OutputCompression
+	if cfg.OutputCompression != "" {
+		scfg.Kafka.Compression = cfg.OutputCompression
+	}
 	if len(cfg.Brokers) > 0 {
 		// A shared cluster: topics of our own, so runs never mix.
 		scfg.Topics.Events = "events." + suffix

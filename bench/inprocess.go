@@ -38,9 +38,23 @@ type PipelineResult struct {
 	DLQ                int64   `json:"dlq"`
 }
 
-func benchConfig(dir string, partitions int, extra string) (stream.Config, error) {
-	y := DemoCampaigns + fmt.Sprintf("kafka:\n  partitions: %d\nstate:\n  dir: %q\nhttp:\n  listen: \"off\"\n", partitions, dir) + extra
-	return stream.ParseConfig("bench", []byte(y))
+// benchConfig is the processor's configuration for a scenario: the file
+// given (cfg.ConfigFile) or the demo's campaigns, with the state in dir, the
+// bench's partitions, the embedded broker unless the scenario sets brokers,
+// and no HTTP server.
+func benchConfig(cfg Config, dir string) (stream.Config, error) {
+	var sc stream.Config
+	var err error
+	if cfg.ConfigFile != "" {
+		sc, err = stream.LoadConfig(cfg.ConfigFile)
+	} else {
+		sc, err = stream.ParseConfig("bench", []byte(DemoCampaigns))
+	}
+	if err != nil {
+		return sc, err
+	}
+	sc.Kafka.Brokers, sc.Kafka.Partitions, sc.State.Dir, sc.HTTP.Listen = nil, cfg.Partitions, dir, "off"
+	return sc, sc.Validate()
 }
 
 func cpuTime() time.Duration {
@@ -53,7 +67,7 @@ func cpuTime() time.Duration {
 
 func runPipeline(ctx context.Context, cfg Config, dir string) (PipelineResult, error) {
 	res := PipelineResult{Events: cfg.Events, Partitions: cfg.Partitions}
-	scfg, err := benchConfig(dir, cfg.Partitions, "")
+	scfg, err := benchConfig(cfg, dir)
 	if err != nil {
 		return res, err
 	}
@@ -259,7 +273,7 @@ func appendUserEvents(dst [][]byte, id string, i int, ts time.Time) [][]byte {
 // goroutines commit what they have pending and wait while check runs with
 // the users and events loaded so far; an error of check ends the load.
 func loadUsers(ctx context.Context, cfg Config, dir string, users int, checkpoints []int, check func(users int, events int64) error) (*state.Store, []*stream.PartitionState, stream.Config, int64, error) {
-	scfg, err := benchConfig(dir, cfg.Partitions, "")
+	scfg, err := benchConfig(cfg, dir)
 	if err != nil {
 		return nil, nil, scfg, 0, err
 	}
@@ -455,7 +469,7 @@ func runRestore(ctx context.Context, cfg Config, dir string, loaded bool) (Resto
 			return res, err
 		}
 	}
-	scfg, err := benchConfig(dir, cfg.Partitions, "")
+	scfg, err := benchConfig(cfg, dir)
 	if err != nil {
 		return res, err
 	}

@@ -111,6 +111,11 @@ type Config struct {
 	// LatencyDuration: how long a latency phase offers its rate (default
 	// DefaultLatencyDuration, or DefaultQuickLatencyTime).
 	LatencyDuration time.Duration
+	// ConfigFile: a rekindle.yaml whose campaigns, segments, state and
+	// processing settings the scenarios run with (the bench sets
+	// kafka.brokers, kafka.partitions, state.dir and http itself); empty:
+	// the demo's campaigns and the defaults.
+	ConfigFile string
 	// Brokers of a Kafka cluster for e2e and ceiling; empty starts the
 	// embedded broker. Topics get unique names per run and are deleted
 	// with the run's consumer group at its end, unless KeepTopics.
@@ -127,8 +132,8 @@ type Config struct {
 	// a real events topic may compress them.
 	InputCompression string
 	// OutputCompression: the codec the processor writes its decisions,
-	// facts and dead letters with in e2e (its kafka.compression; default
-	// the processor's default, stream.DefaultCompression).
+	// facts and dead letters with in e2e (default: the configuration's
+	// kafka.compression, stream.DefaultCompression unless ConfigFile says).
 	OutputCompression string
 	// BrokerLog is where the embedded broker keeps its log: BrokerLogDisk
 	// (the default) or BrokerLogMemory. Ignored with Brokers.
@@ -193,6 +198,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bench: Config.Users %d: must not be negative", c.Users)
 	case c.Users > MaxUsers:
 		return fmt.Errorf("bench: Config.Users %d: at most %d", c.Users, MaxUsers)
+	case c.ConfigFile != "" && !fileReadable(c.ConfigFile):
+		return fmt.Errorf("bench: Config.ConfigFile %q: not a readable file", c.ConfigFile)
 	case c.ReplicationFactor < 0:
 		return fmt.Errorf("bench: Config.ReplicationFactor %d: must not be negative", c.ReplicationFactor)
 	case c.RestoreUsers < 0 || c.RestoreUsers > MaxUsers:
@@ -258,9 +265,6 @@ func (c Config) withDefaults() Config {
 	if c.InputCompression == "" {
 		c.InputCompression = "none"
 	}
-	if c.OutputCompression == "" {
-		c.OutputCompression = stream.DefaultCompression
-	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -273,6 +277,16 @@ func (c Config) withDefaults() Config {
 func mapHas[K comparable, V any](m map[K]V, k K) bool {
 	_, ok := m[k]
 	return ok
+}
+
+func fileReadable(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	st, err := f.Stat()
+	f.Close()
+	return err == nil && st.Mode().IsRegular()
 }
 
 func pick[T any](cond bool, a, b T) T {
@@ -317,6 +331,9 @@ type Results struct {
 	// InputCompression: the codec of the generated events (empty in
 	// results before it was a choice: none).
 	InputCompression string `json:"input_compression,omitempty"`
+	// ConfigFile: the processor's configuration file the run used (empty:
+	// the demo's campaigns and the defaults).
+	ConfigFile string `json:"config_file,omitempty"`
 	// OutputCompression: the codec of the processor's outputs (empty in
 	// results before it was a choice: lz4).
 	OutputCompression string          `json:"output_compression,omitempty"`
@@ -368,10 +385,19 @@ func Run(ctx context.Context, cfg Config) (Results, error) {
 		return Results{}, err
 	}
 	cfg = cfg.withDefaults()
+	// The configuration file's errors (file, line and key) before any
+	// scenario starts; its kafka.compression is the outputs' default.
+	scfg, err := benchConfig(cfg, os.TempDir())
+	if err != nil {
+		return Results{}, fmt.Errorf("bench: %w", err)
+	}
+	if cfg.OutputCompression == "" {
+		cfg.OutputCompression = scfg.Kafka.Compression
+	}
 	res := Results{
 		Env: environment(), Quick: cfg.Quick, Events: cfg.Events, Users: cfg.Users, RestoreUsers: cfg.RestoreUsers, Population: cfg.Population,
 		Partitions: cfg.Partitions, Rate: cfg.Rate, Brokers: "embedded", BrokerLog: cfg.BrokerLog,
-		InputCompression: cfg.InputCompression, OutputCompression: cfg.OutputCompression,
+		InputCompression: cfg.InputCompression, OutputCompression: cfg.OutputCompression, ConfigFile: cfg.ConfigFile,
 	}
 	if len(cfg.Brokers) > 0 {
 		res.Brokers, res.BrokerLog = strings.Join(cfg.Brokers, ","), ""
@@ -559,6 +585,9 @@ func (r *Results) WriteTable(w io.Writer) {
 	input := ""
 	if r.InputCompression != "" && r.InputCompression != "none" {
 		input = ", events written " + r.InputCompression + "-compressed"
+	}
+	if r.ConfigFile != "" {
+		input += ", config " + r.ConfigFile
 	}
 	if r.OutputCompression != "" && r.OutputCompression != stream.DefaultCompression {
 		input += ", outputs written " + r.OutputCompression + pick(r.OutputCompression == "none", " (uncompressed)", "-compressed")

@@ -17,6 +17,7 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 	var cfg bench.Config
 	fs.BoolVar(&cfg.Quick, "quick", false, "small sizes, a few seconds per scenario")
 	fs.IntVar(&cfg.ReplicationFactor, "replication-factor", 1, "with --brokers: replication factor of the topics the run makes (a cluster with min.insync.replicas 2 needs at least 2)")
+	fs.StringVar(&cfg.ConfigFile, "config", "", "the processor's configuration (rekindle.yaml: campaigns, segments, state and processing settings) the scenarios run with; the bench sets kafka.brokers, kafka.partitions, state.dir and http (default: the demo's campaigns)")
 	fs.BoolVar(&cfg.KeepTopics, "keep-topics", false, "with --brokers: keep the run's topics and consumer group on the cluster (by default they are deleted at the end)")
 	fs.IntVar(&cfg.Events, "events", 0, fmt.Sprintf("generated events for pipeline and e2e (default %d, quick %d)", bench.DefaultEvents, bench.DefaultQuickEvents))
 	fs.IntVar(&cfg.Users, "users", 0, fmt.Sprintf("users loaded by memory, measured on the way at 1M, 10M, ... (default %d, quick %d)", bench.DefaultBenchUsers, bench.DefaultQuickBenchUsers))
@@ -34,7 +35,7 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 	fs.DurationVar(&cfg.LatencyDuration, "latency-duration", 0, fmt.Sprintf("how long the latency phase offers --rate (default %s, quick %s)", bench.DefaultLatencyDuration, bench.DefaultQuickLatencyTime))
 	brokers := fs.String("brokers", "", "comma-separated Kafka brokers for e2e and ceiling (default: the embedded broker)")
 	fs.StringVar(&cfg.InputCompression, "input-compression", "none", "codec the generated events are written with in e2e: none, gzip, snappy, lz4 or zstd (as the producers of a real events topic may)")
-	fs.StringVar(&cfg.OutputCompression, "output-compression", stream.DefaultCompression, "codec the processor writes its outputs with in e2e (its kafka.compression): none, gzip, snappy, lz4 or zstd")
+	fs.StringVar(&cfg.OutputCompression, "output-compression", "", "codec the processor writes its outputs with in e2e: none, gzip, snappy, lz4 or zstd (default: the configuration's kafka.compression, "+stream.DefaultCompression+")")
 	fs.StringVar(&cfg.BrokerLog, "broker-log", bench.BrokerLogDisk, fmt.Sprintf("where the embedded broker keeps its log: %q (files under --dir, as Kafka does) or %q (in this process's heap)", bench.BrokerLogDisk, bench.BrokerLogMemory))
 	fs.StringVar(&cfg.Dir, "dir", "", "where the temporary state directory goes (default the system temp dir)")
 	fs.Int64Var(&cfg.Seed, "seed", bench.DefaultSeed, "generator seed")
