@@ -158,6 +158,9 @@ type StateWork struct {
 	CompactionSeconds float64 `json:"pebble_compaction_seconds"`
 	WriteStalls       int64   `json:"pebble_write_stalls"`
 	WriteStallSeconds float64 `json:"pebble_write_stall_seconds"`
+	// PacedSeconds: of the flushes' and compactions' seconds, those they
+	// slept to keep to state.background_duty.
+	PacedSeconds float64 `json:"pebble_paced_seconds"`
 }
 
 func (s StateWork) String() string {
@@ -166,6 +169,9 @@ func (s StateWork) String() string {
 		out += fmt.Sprintf(" (workers paused %.1f ms each to encode, applied in %.1f ms)", s.EncodeMsPerCommit, s.ApplyMsPerCommit)
 	}
 	out += fmt.Sprintf("; Pebble: %d flushes %.2fs, %d compactions %.2fs", s.Flushes, s.FlushSeconds, s.Compactions, s.CompactionSeconds)
+	if s.PacedSeconds > 0 {
+		out += fmt.Sprintf(" (%.2fs of it paced sleep)", s.PacedSeconds)
+	}
 	if s.WriteStalls > 0 {
 		out += fmt.Sprintf(", %d write stalls %.2fs", s.WriteStalls, s.WriteStallSeconds)
 	}
@@ -181,6 +187,7 @@ func stateWork(before, after pipeline.StatsView) StateWork {
 		Flushes: bg.Flushes, FlushSeconds: bg.FlushSeconds,
 		Compactions: bg.Compactions, CompactionSeconds: bg.CompactionSeconds,
 		WriteStalls: bg.WriteStalls, WriteStallSeconds: bg.WriteStallSeconds,
+		PacedSeconds: bg.PacedSeconds,
 	}
 	if w.Commits > 0 {
 		n := float64(w.Commits)

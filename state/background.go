@@ -24,6 +24,11 @@ type BackgroundStats struct {
 	WriteStalls          int64   `json:"write_stalls"`
 	WriteStallSeconds    float64 `json:"write_stall_seconds"`
 	BackgroundErrors     int64   `json:"background_errors"` // flushes and compactions that failed (Pebble logs them)
+	// PacedSeconds: how long flushes and compactions slept to keep to
+	// Options.BackgroundDuty; PacingOff: the checks that found the store
+	// behind and let them work flat out (one every 100 ms while it is).
+	PacedSeconds float64 `json:"paced_seconds"`
+	PacingOff    int64   `json:"pacing_off"`
 }
 
 // Sub returns the work between an earlier reading and s (the maxima are s's).
@@ -34,6 +39,7 @@ func (s BackgroundStats) Sub(before BackgroundStats) BackgroundStats {
 		MaxCompactionSeconds: s.MaxCompactionSeconds,
 		WriteStalls:          s.WriteStalls - before.WriteStalls, WriteStallSeconds: s.WriteStallSeconds - before.WriteStallSeconds,
 		BackgroundErrors: s.BackgroundErrors - before.BackgroundErrors,
+		PacedSeconds:     s.PacedSeconds - before.PacedSeconds, PacingOff: s.PacingOff - before.PacingOff,
 	}
 }
 

@@ -41,6 +41,8 @@ type pacer struct {
 	pause float64      // sleep per unit of work: (1 − duty) / duty
 	off   atomic.Bool  // compaction debt: work flat out
 	files atomic.Int64 // paced files created
+	slept atomic.Int64 // nanoseconds
+	offs  atomic.Int64 // debt checks that turned it off
 	now   func() time.Time
 	sleep func(time.Duration)
 }
@@ -80,7 +82,9 @@ func (f *pacedFile) Write(b []byte) (int, error) {
 	now := f.p.now()
 	if worked := now.Sub(f.since); worked >= paceSlice {
 		if !f.p.off.Load() {
-			f.p.sleep(time.Duration(float64(worked) * f.p.pause))
+			d := time.Duration(float64(worked) * f.p.pause)
+			f.p.sleep(d)
+			f.p.slept.Add(int64(d))
 			now = f.p.now()
 		}
 		f.since = now

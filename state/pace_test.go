@@ -72,6 +72,9 @@ func TestPacedWriterSleepsInProportion(t *testing.T) {
 	if p.files.Load() != 1 {
 		t.Errorf("%d paced files, want the compaction's", p.files.Load())
 	}
+	if got := time.Duration(p.slept.Load()); got != 7500*time.Microsecond+12*time.Millisecond {
+		t.Errorf("slept %s in all, want the two sleeps' 19.5ms", got)
+	}
 }
 
 // TestInDebt: pacing stops when L0 reaches twice the compaction threshold,

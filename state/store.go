@@ -190,7 +190,11 @@ func (s *Store) watchDebt() {
 		case <-s.stop:
 			return
 		case <-tick.C:
-			pace.off.Store(inDebt(s.db.Metrics(), s.bg.stalled()))
+			debt := inDebt(s.db.Metrics(), s.bg.stalled())
+			pace.off.Store(debt)
+			if debt {
+				pace.offs.Add(1)
+			}
 		}
 	}
 }
@@ -221,7 +225,12 @@ func (s *Store) Sync() error {
 
 // Background returns what Pebble's background work has taken so far.
 func (s *Store) Background() BackgroundStats {
-	return s.bg.stats()
+	st := s.bg.stats()
+	if s.pace != nil {
+		st.PacedSeconds = time.Duration(s.pace.slept.Load()).Seconds()
+		st.PacingOff = s.pace.offs.Load()
+	}
+	return st
 }
 
 // Metrics returns Pebble's metrics as a human-readable table.
