@@ -1305,33 +1305,20 @@ func (g *Generator) SeqOf(id []byte) (uint64, bool) {
 	var x uint64
 	for _, part := range [...][]byte{id[0:8], id[9:13], id[15:18], id[19:20]} {
 		for _, c := range part {
-			var d byte
-			switch {
-			case c >= '0' && c <= '9':
-				d = c - '0'
-			case c >= 'a' && c <= 'f':
-				d = c - 'a' + 10
-			default:
+			d, ok := hexDigit(c)
+			if !ok {
 				return 0, false
 			}
-			x = x<<4 | uint64(d)
+			x = x<<4 | d
 		}
 	}
 	// The last digit read is the variant's: 10 in its two high bits, then
 	// the 2 high bits of x's low nibble (the next digit holds the other 2).
-	var d byte
-	switch c := id[20]; {
-	case c >= '0' && c <= '9':
-		d = c - '0'
-	case c >= 'a' && c <= 'f':
-		d = c - 'a' + 10
-	default:
+	d, ok := hexDigit(id[20])
+	if !ok || x&0xc != 0x8 {
 		return 0, false
 	}
-	if x&0xc != 0x8 {
-		return 0, false
-	}
-	x = x>>4<<4 | (x&0x3)<<2 | uint64(d)>>2
+	x = x>>4<<4 | (x&0x3)<<2 | d>>2
 	return unmix64(x) ^ g.seedHash, true
 }
 
@@ -1384,6 +1371,18 @@ func mix64(x uint64) uint64 {
 	x ^= x >> 27
 	x *= 0x94d049bb133111eb
 	return x ^ x>>31
+}
+
+// hexDigit is the value of a lowercase hexadecimal digit, as appendUUID
+// writes them.
+func hexDigit(c byte) (uint64, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return uint64(c - '0'), true
+	case c >= 'a' && c <= 'f':
+		return uint64(c-'a') + 10, true
+	}
+	return 0, false
 }
 
 // unmix64 is mix64's inverse.
