@@ -111,6 +111,15 @@ func TestQuickBenchRuns(t *testing.T) {
 			x.FactToWriteP99Ms > x.FactP999Ms+1 || x.FactAfterWriteP99Ms > x.FactP999Ms+1 {
 			t.Errorf("e2e latency at %d/s split where the facts were written: %+v", x.Rate, x)
 		}
+		// Each input processed in the phase is a sample of the time in
+		// the processor.
+		if x.ProcessorSamples != x.LatencyProduced || x.ProcessorWrittenP50Ms <= 0 ||
+			!(x.ProcessorWrittenP50Ms <= x.ProcessorWrittenP99Ms && x.ProcessorWrittenP99Ms <= x.ProcessorWrittenP999Ms) ||
+			x.ProcessorAckedP50Ms < x.ProcessorWrittenP50Ms || x.ProcessorAckedP99Ms < x.ProcessorWrittenP99Ms {
+			t.Errorf("e2e latency at %d/s in the processor: %d samples for %d inputs, written p50 %.2f p99 %.2f p99.9 %.2f ms, acked p50 %.2f p99 %.2f ms",
+				x.Rate, x.ProcessorSamples, x.LatencyProduced, x.ProcessorWrittenP50Ms, x.ProcessorWrittenP99Ms,
+				x.ProcessorWrittenP999Ms, x.ProcessorAckedP50Ms, x.ProcessorAckedP99Ms)
+		}
 	}
 	l := e.MoreLatency[0]
 	// Decisions are rare (a few in a thousand events): the facts are the

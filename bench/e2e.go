@@ -131,6 +131,16 @@ type LatencyResult struct {
 	FactToWriteP99Ms    float64 `json:"fact_to_write_p99_ms"`
 	FactAfterWriteP50Ms float64 `json:"fact_after_write_p50_ms"`
 	FactAfterWriteP99Ms float64 `json:"fact_after_write_p99_ms"`
+	// The time the events spent in the processor (stream.Stats.Latency),
+	// per event: from the arrival of their fetch response to their
+	// batch's outputs handed to the producer, and acknowledged by Kafka.
+	// The rest of an event's latency is the broker's and the bench's.
+	ProcessorWrittenP50Ms  float64 `json:"processor_written_p50_ms"`
+	ProcessorWrittenP99Ms  float64 `json:"processor_written_p99_ms"`
+	ProcessorWrittenP999Ms float64 `json:"processor_written_p999_ms"`
+	ProcessorAckedP50Ms    float64 `json:"processor_acked_p50_ms"`
+	ProcessorAckedP99Ms    float64 `json:"processor_acked_p99_ms"`
+	ProcessorSamples       int64   `json:"processor_samples"` // inputs processed in the phase
 	// LatencyWorkers: where the workers' time went while the rate was
 	// offered.
 	LatencyWorkers WorkerShares `json:"latency_workers"`
@@ -644,6 +654,8 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		}
 		written <- err
 	}()
+	inProc := &p.Runner.Stats().Latency
+	inWritten0, inAcked0 := inProc.Written.Snapshot(), inProc.Acked.Snapshot()
 	start, st0, cpu0 := time.Now(), p.Stats(), cpuTime()
 	ws0 := st0.WorkerSeconds
 	err = func() error {
@@ -740,6 +752,12 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	cancel()
 	wg.Wait()
 	res.LatencyDuplicates = p.Stats().Duplicates - before.Duplicates
+	inWritten, inAcked := inProc.Written.Snapshot().Sub(inWritten0), inProc.Acked.Snapshot().Sub(inAcked0)
+	msOf := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	res.ProcessorWrittenP50Ms, res.ProcessorWrittenP99Ms = msOf(inWritten.Quantile(0.50)), msOf(inWritten.Quantile(0.99))
+	res.ProcessorWrittenP999Ms = msOf(inWritten.Quantile(0.999))
+	res.ProcessorAckedP50Ms, res.ProcessorAckedP99Ms = msOf(inAcked.Quantile(0.50)), msOf(inAcked.Quantile(0.99))
+	res.ProcessorSamples = inWritten.Count()
 
 	lat := mu.latencies
 	slices.Sort(lat)

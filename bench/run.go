@@ -621,6 +621,8 @@ func (r *Results) WriteTable(w io.Writer) {
 		row("event→decision latency", "p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  max %.1f ms  (%d samples)", x.P50Ms, x.P99Ms, x.P999Ms, x.MaxMs, x.LatencyMatched)
 		row("event→fact latency", "p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  (%d samples: first segment fact of an event)", x.FactP50Ms, x.FactP99Ms, x.FactP999Ms, x.FactSamples)
 		row("  split where it was written", "offered → written by the processor p50 %.1f ms p99 %.1f ms; written → read p50 %.1f ms p99 %.1f ms", x.FactToWriteP50Ms, x.FactToWriteP99Ms, x.FactAfterWriteP50Ms, x.FactAfterWriteP99Ms)
+		row("  in the processor", "fetched → outputs written p50 %.1f ms p99 %.1f ms p99.9 %.1f ms; → acknowledged p50 %.1f ms p99 %.1f ms",
+			x.ProcessorWrittenP50Ms, x.ProcessorWrittenP99Ms, x.ProcessorWrittenP999Ms, x.ProcessorAckedP50Ms, x.ProcessorAckedP99Ms)
 		row("workers' time", "%s", x.LatencyWorkers)
 		row("state meanwhile", "%s", x.LatencyState)
 		row("CPU meanwhile", "%.2f of %d cores busy (the processor, the broker if embedded, and the bench's producer and readers)", x.LatencyCPUCores, r.Env.NumCPU)

@@ -43,6 +43,8 @@ type fetched struct {
 	next int64
 	// lag is the partition's high watermark minus next.
 	lag int64
+	// at: when the response arrived.
+	at time.Time
 	// lost: input records deleted by retention before they were fetched
 	// (the partition's log start had passed the offset fetched from).
 	lost int64
@@ -103,7 +105,7 @@ func (f *fetcher) run(ctx context.Context, offset int64) {
 		if ctx.Err() != nil {
 			return
 		}
-		buf.err = err
+		buf.err, buf.at = err, time.Now()
 		if err == nil {
 			offset = next
 			backoff = 50 * time.Millisecond

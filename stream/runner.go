@@ -76,6 +76,11 @@ type Stats struct {
 	// InputsLost: input records deleted by the topic's retention before
 	// they were processed (each loss is logged at error level too).
 	InputsLost atomic.Int64
+	// Latency: how long the inputs spent in the processor, from the
+	// arrival of their fetch response to their batch's outputs being
+	// handed to the producer (Written) and acknowledged by Kafka (Acked);
+	// one sample per input.
+	Latency struct{ Written, Acked LatencyHistogram }
 }
 
 // Snapshot returns the counters so far.
@@ -289,7 +294,9 @@ type PartitionWorker struct {
 	cur  int
 	// sending is the write in flight (nil: none).
 	sending *outputWrite
-	ackWait time.Duration // waited in awaitSent so far
+	// fetchedAt: when the response of the inputs being processed arrived.
+	fetchedAt time.Time
+	ackWait   time.Duration // waited in awaitSent so far
 
 	lastGroupCommit, lastSizes, lastSnapshot time.Time
 	scanStart                                time.Time // when the scan of the stored users began
@@ -395,6 +402,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 		// Process. From here on a batch is finished even if ctx is
 		// cancelled (revocation, shutdown): outputs flushed, then commit.
 		ins := buf.inputs
+		w.fetchedAt = buf.at
 		for {
 			n := min(len(ins), cfg.Processing.BatchSize)
 			if err := w.batch(ctx, ins[:n]); err != nil {
@@ -581,7 +589,7 @@ func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
 	if err := w.awaitSent(); err != nil {
 		return err
 	}
-	w.send(ctx, ps.TakeOutputs())
+	w.send(ctx, ps.TakeOutputs(), len(ins))
 	counters := *ps.Counters()
 	snapshot := time.Since(w.lastSnapshot) >= time.Duration(cfg.Segments.SnapshotInterval)
 	if snapshot || ctx.Err() != nil || ps.CommitDue(now) {
@@ -614,9 +622,16 @@ func (w *PartitionWorker) batch(ctx context.Context, ins []Input) error {
 // waits for the acknowledgement. One write is in flight at a time, so a
 // partition's outputs reach each output partition in the order they were
 // made; the worker processes the next batch meanwhile.
-func (w *PartitionWorker) send(ctx context.Context, outs []Output) {
+func (w *PartitionWorker) send(ctx context.Context, outs []Output, inputs int) {
 	r := w.runner
+	fetched, lat := w.fetchedAt, &r.stats.Latency
+	if inputs > 0 {
+		lat.Written.Add(time.Since(fetched), int64(inputs))
+	}
 	if len(outs) == 0 {
+		if inputs > 0 {
+			lat.Acked.Add(time.Since(fetched), int64(inputs))
+		}
 		if h := r.opts.Hooks.OutputsAcked; h != nil {
 			h(w.partition, 0)
 		}
@@ -640,6 +655,9 @@ func (w *PartitionWorker) send(ctx context.Context, outs []Output) {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		ow.err = r.writer.Produce(wctx, msgs)
+		if inputs > 0 && ow.err == nil {
+			lat.Acked.Add(time.Since(fetched), int64(inputs))
+		}
 		if h := r.opts.Hooks.OutputsAcked; h != nil && ow.err == nil {
 			h(part, ow.n)
 		}

@@ -303,6 +303,16 @@ func TestEndToEndThroughEmbeddedBroker(t *testing.T) {
 	if w := p.Stats().WorkerSeconds; w.Working <= 0 || w.WaitingForAcks <= 0 || w.WaitingForInput <= 0 {
 		t.Errorf("workers' seconds: %+v, want each above 0", w)
 	}
+	// Every input processed spent measured time in the processor, and
+	// its batch's outputs were acknowledged.
+	waitFor(t, "every input's outputs acknowledged", 10*time.Second, func() bool {
+		return p.Stats().Latency.Acked == wantEvents+int64(s.malformed)
+	})
+	if l := p.Stats().Latency; l.Samples != wantEvents+int64(s.malformed) || l.WrittenP50 <= 0 ||
+		l.WrittenP50 > l.WrittenP99 || l.WrittenP99 > l.WrittenP999 || l.AckedP50 < l.WrittenP50 || l.AckedP99 < l.WrittenP99 {
+		t.Errorf("processor latency %+v for %d inputs: want a sample each, quantiles above 0 in order, acked after written",
+			l, wantEvents+int64(s.malformed))
+	}
 	// Every user was a cache miss once (the state started empty), and the
 	// filter of stored users spared nearly all of them a read.
 	if l := p.Stats().UserLoads; l.CacheMisses < int64(len(s.perUser)) || l.StoreReads > l.CacheMisses/10 {
