@@ -195,6 +195,10 @@ func TestQuickBenchRuns(t *testing.T) {
 	if line.Env.GoVersion == "" || line.Env.GOMAXPROCS <= 0 || line.E2E == nil {
 		t.Errorf("results line lacks the environment or results: %s", b)
 	}
+	// The host's speed, measured before and after the scenarios.
+	if h := line.Env.Host; h == nil || h.StartMs <= 0 || h.EndMs <= 0 || h.StealPercent > 100 || h.StealPercent < -1 {
+		t.Errorf("results line: host speed %+v, want the reference work timed twice and the steal a percentage", h)
+	}
 	// The embedded broker kept its log in files (the default), under the
 	// run's directory, which is gone with it.
 	if line.BrokerLog != bench.BrokerLogDisk {
@@ -207,6 +211,9 @@ func TestQuickBenchRuns(t *testing.T) {
 	}
 	if !strings.Contains(table.String(), "broker embedded (log on disk), events written lz4-compressed") {
 		t.Errorf("table does not say where the broker's log was:\n%s", table.String())
+	}
+	if !strings.Contains(table.String(), "host: reference work ") {
+		t.Errorf("table does not say how fast the host was:\n%s", table.String())
 	}
 	if left, err := os.ReadDir(dir); err != nil || len(left) != 0 {
 		t.Errorf("the run left %v in its directory (%v)", left, err)

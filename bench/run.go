@@ -307,6 +307,10 @@ type Environment struct {
 	CPUModel    string `json:"cpu_model"`
 	OS          string `json:"os"`
 	Arch        string `json:"arch"`
+	// Host: how fast this host ran a fixed reference work before and
+	// after the scenarios, and the CPU time stolen meanwhile (absent in
+	// results from before it was measured).
+	Host *HostSpeed `json:"host,omitempty"`
 }
 
 // Results are the outcome of Run: the environment, the effective
@@ -394,6 +398,7 @@ func Run(ctx context.Context, cfg Config) (Results, error) {
 	if cfg.OutputCompression == "" {
 		cfg.OutputCompression = scfg.Kafka.Compression
 	}
+	clock := startHostClock(pick(cfg.Quick, 1, 3))
 	res := Results{
 		Env: environment(), Quick: cfg.Quick, Events: cfg.Events, Users: cfg.Users, RestoreUsers: cfg.RestoreUsers, Population: cfg.Population,
 		Partitions: cfg.Partitions, Rate: cfg.Rate, Brokers: "embedded", BrokerLog: cfg.BrokerLog,
@@ -455,6 +460,8 @@ func Run(ctx context.Context, cfg Config) (Results, error) {
 		}
 		return nil
 	}()
+	host := clock.end()
+	res.Env.Host = &host
 	if err != nil {
 		return res, err
 	}
@@ -577,6 +584,15 @@ func (r *Results) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "rekindle bench  %s  %s  GOMAXPROCS=%d  %d CPUs (%s)  %s/%s", e.Time, e.GoVersion, e.GOMAXPROCS, e.NumCPU, e.CPUModel, e.OS, e.Arch)
 	if e.GitDescribe != "" {
 		fmt.Fprintf(w, "  %s", e.GitDescribe)
+	}
+	if h := e.Host; h != nil {
+		fmt.Fprintf(w, "\n  host: reference work %.0f ms before the scenarios, %.0f ms after (lower is faster; compare runs only on hosts that are close)", h.StartMs, h.EndMs)
+		if h.MHz > 0 {
+			fmt.Fprintf(w, ", %.0f MHz", h.MHz)
+		}
+		if h.StealPercent >= 0 {
+			fmt.Fprintf(w, ", %.1f%% of the CPU time stolen by the hypervisor", h.StealPercent)
+		}
 	}
 	broker := r.Brokers
 	if r.BrokerLog != "" {
