@@ -643,8 +643,8 @@ func (r *Results) WriteTable(w io.Writer) {
 		row("state meanwhile", "%s", x.LatencyState)
 		row("CPU meanwhile", "%.2f of %d cores busy (the processor, the broker if embedded, and the bench's producer and readers)", x.LatencyCPUCores, r.Env.NumCPU)
 		for _, l := range x.MoreLatency {
-			row(fmt.Sprintf("latency at %d/s", l.Rate), "decision p50 %.1f ms  p99 %.1f ms (%d)   fact p50 %.1f ms  p99 %.1f ms (%d; p99 %.1f ms until written)%s",
-				l.P50Ms, l.P99Ms, l.LatencyMatched, l.FactP50Ms, l.FactP99Ms, l.FactSamples, l.FactToWriteP99Ms,
+			row(fmt.Sprintf("latency at %d/s", l.Rate), "decision p50 %.1f ms  p99 %.1f ms (%d)   fact p50 %.1f ms  p99 %.1f ms (%d; until written p99 %.1f ms, in the processor p99 %.1f ms)%s",
+				l.P50Ms, l.P99Ms, l.LatencyMatched, l.FactP50Ms, l.FactP99Ms, l.FactSamples, l.FactToWriteP99Ms, l.ProcessorWrittenP99Ms,
 				pick(l.OfferedPerSec < 0.95*float64(l.Rate), fmt.Sprintf("  offered only %.0f/s", l.OfferedPerSec), ""))
 		}
 	}
