@@ -389,3 +389,47 @@ func TestBenchRunsWithAConfigFile(t *testing.T) {
 		t.Errorf("a missing configuration file: %v", err)
 	}
 }
+
+// The traffic's shape (mix, malformed share, skew) reaches the scenarios'
+// generators and the results.
+func TestBenchShapesItsTraffic(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run := func(cfg bench.Config) bench.Results {
+		t.Helper()
+		cfg.Events, cfg.Population, cfg.Partitions, cfg.Dir, cfg.ResultsFile = 20_000, 500, 2, t.TempDir(), "off"
+		cfg.Scenarios, cfg.Quick = []string{bench.ScenarioPipeline}, true
+		res, err := bench.Run(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	def := run(bench.Config{})
+	if p := def.Pipeline; p.DLQ < 100 || p.DLQ > 300 {
+		t.Errorf("default traffic: %d of 20000 to the DLQ, want about 1%%", p.DLQ)
+	}
+	if def.Mix != bench.DefaultMix().String() || def.MalformedShare != bench.DefaultMalformedShare || def.Skew != bench.DefaultSkew {
+		t.Errorf("default traffic recorded as mix %q, malformed %v, skew %v", def.Mix, def.MalformedShare, def.Skew)
+	}
+
+	mix, err := bench.ParseMix("orders=50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := run(bench.Config{Mix: mix, MalformedShare: 0.2, Skew: 1.5})
+	if p := res.Pipeline; p.DLQ < 3_600 || p.DLQ > 4_400 {
+		t.Errorf("malformed share 0.2: %d of 20000 to the DLQ, want about 4000", p.DLQ)
+	}
+	if res.Mix != mix.String() || res.MalformedShare != 0.2 || res.Skew != 1.5 {
+		t.Errorf("traffic recorded as mix %q, malformed %v, skew %v; want %q, 0.2, 1.5", res.Mix, res.MalformedShare, res.Skew, mix.String())
+	}
+	var table strings.Builder
+	res.WriteTable(&table)
+	if !strings.Contains(table.String(), "traffic: 20.00% malformed, Zipf skew 1.5, mix in % of the rest: app_sessions=") {
+		t.Errorf("the table does not describe the traffic:\n%s", table.String())
+	}
+	if none := run(bench.Config{NoMalformed: true}); none.Pipeline.DLQ != 0 || none.MalformedShare != 0 {
+		t.Errorf("no malformed records: %d to the DLQ, recorded share %v", none.Pipeline.DLQ, none.MalformedShare)
+	}
+}

@@ -340,8 +340,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (res E2ER
 
 	// Event time ends about now: no absence timer is due on the wall clock.
 	step := DefaultTimeStep
-	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed, Users: cfg.Population, TimeStep: step,
-		Start: time.Now().UTC().Add(-time.Duration(cfg.Events) * step).Truncate(time.Second)})
+	gen, err := NewGenerator(cfg.generatorConfig(cfg.Seed, time.Now().UTC().Add(-time.Duration(cfg.Events)*step).Truncate(time.Second), step))
 	if err != nil {
 		return res, nil, err
 	}
@@ -521,8 +520,7 @@ func stringAt(v []byte) []byte {
 // is profiled.
 func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers []string, w *sinks.Producer, p *pipeline.Pipeline, rate, phase int) (LatencyResult, error) {
 	res := LatencyResult{Rate: rate}
-	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed + 1 + int64(phase), Users: cfg.Population,
-		Start: time.Now().UTC(), TimeStep: time.Second / time.Duration(max(rate, 1))})
+	gen, err := NewGenerator(cfg.generatorConfig(cfg.Seed+1+int64(phase), time.Now().UTC(), time.Second/time.Duration(max(rate, 1))))
 	if err != nil {
 		return res, err
 	}

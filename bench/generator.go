@@ -187,16 +187,23 @@ func (c *GeneratorConfig) Validate() error {
 	if y := c.Start.Year(); !c.Start.IsZero() && (y < 1970 || y > 9000) {
 		return fmt.Errorf("bench: GeneratorConfig.Start %v: want a year in 1970..9000", c.Start)
 	}
-	w := c.Mix.weights()
+	if err := c.Mix.validate(); err != nil {
+		return fmt.Errorf("bench: GeneratorConfig.%w", err)
+	}
+	return nil
+}
+
+// validate reports the first invalid weight, as "Mix.Kind value: ...".
+func (m Mix) validate() error {
 	sum := 0.0
-	for i, v := range w {
+	for i, v := range m.weights() {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-			return fmt.Errorf("bench: GeneratorConfig.Mix.%s %v: want a finite weight >= 0", categoryNames[i], v)
+			return fmt.Errorf("Mix.%s %v: want a finite weight >= 0", categoryNames[i], v)
 		}
 		sum += v
 	}
 	if math.IsInf(sum, 0) {
-		return errors.New("bench: GeneratorConfig.Mix: weights overflow")
+		return errors.New("Mix: weights overflow")
 	}
 	return nil
 }

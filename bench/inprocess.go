@@ -77,7 +77,7 @@ func runPipeline(ctx context.Context, cfg Config, dir string) (PipelineResult, e
 	}
 	scfg = proc.Config()
 	fmt.Fprintf(cfg.Progress, "pipeline: generating %d events (not timed)\n", cfg.Events)
-	gen, err := NewGenerator(GeneratorConfig{Seed: cfg.Seed, Users: cfg.Population})
+	gen, err := NewGenerator(cfg.generatorConfig(cfg.Seed, time.Time{}, 0))
 	if err != nil {
 		return res, err
 	}

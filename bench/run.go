@@ -10,6 +10,7 @@ import (
 	"github.com/rekindle/rekindle/sinks"
 	"github.com/rekindle/rekindle/stream"
 	"io"
+	"math"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -143,6 +144,16 @@ type Config struct {
 	Dir string
 	// Seed of the generator (default DefaultSeed).
 	Seed int64
+	// Mix weighs the kinds of the generated events of pipeline and e2e
+	// (zero: DefaultMix; ParseMix reads it).
+	Mix Mix
+	// MalformedShare: the share of generated events that are malformed,
+	// in [0, 1] (0: DefaultMalformedShare); NoMalformed: none.
+	MalformedShare float64
+	NoMalformed    bool
+	// Skew: the Zipf exponent of the users' activity, in (0, 4] (0:
+	// DefaultSkew).
+	Skew float64
 	// Progress receives a progress line once per second (\r updates) and
 	// phase notes (nil: none).
 	Progress io.Writer
@@ -220,8 +231,23 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bench: Config.OutputCompression %q: want none, gzip, snappy, lz4 or zstd", c.OutputCompression)
 	case c.BrokerLog != "" && c.BrokerLog != BrokerLogDisk && c.BrokerLog != BrokerLogMemory:
 		return fmt.Errorf("bench: Config.BrokerLog %q: want %q or %q", c.BrokerLog, BrokerLogDisk, BrokerLogMemory)
+	case math.IsNaN(c.MalformedShare) || c.MalformedShare < 0 || c.MalformedShare > 1:
+		return fmt.Errorf("bench: Config.MalformedShare %v: want a share in [0, 1]", c.MalformedShare)
+	case math.IsNaN(c.Skew) || c.Skew < 0 || c.Skew > 4:
+		return fmt.Errorf("bench: Config.Skew %v: want a Zipf exponent in (0, 4] (0 for the default %v)", c.Skew, DefaultSkew)
+	}
+	if err := c.Mix.validate(); err != nil {
+		return fmt.Errorf("bench: Config.%w", err)
 	}
 	return nil
+}
+
+// generatorConfig configures a generator of the scenarios' traffic: the
+// seed, start and time step given, the users and the shape of the traffic
+// from c.
+func (c *Config) generatorConfig(seed int64, start time.Time, step time.Duration) GeneratorConfig {
+	return GeneratorConfig{Seed: seed, Users: c.Population, Start: start, TimeStep: step,
+		Mix: c.Mix, MalformedShare: c.MalformedShare, NoMalformed: c.NoMalformed, Skew: c.Skew}
 }
 
 func (c Config) withDefaults() Config {
@@ -326,6 +352,12 @@ type Results struct {
 	// Population: the users of the generated traffic (0 in results from
 	// before it was a choice: DefaultGeneratorUsers).
 	Population int    `json:"population,omitempty"`
+	// Mix, MalformedShare, Skew: the shape of the generated traffic (see
+	// Config; the mix in percent, as ParseMix reads it). Absent in results
+	// from before they were choices: the defaults.
+	Mix            string  `json:"mix,omitempty"`
+	MalformedShare float64 `json:"malformed_share,omitempty"`
+	Skew           float64 `json:"skew,omitempty"`
 	Partitions int    `json:"partitions"`
 	Rate       int    `json:"rate"`
 	Brokers    string `json:"brokers"` // "embedded" or the list
@@ -399,10 +431,12 @@ func Run(ctx context.Context, cfg Config) (Results, error) {
 		cfg.OutputCompression = scfg.Kafka.Compression
 	}
 	clock := startHostClock(pick(cfg.Quick, 1, 3))
+	malformed := pick(cfg.NoMalformed, 0, pick(cfg.MalformedShare == 0, DefaultMalformedShare, cfg.MalformedShare))
 	res := Results{
 		Env: environment(), Quick: cfg.Quick, Events: cfg.Events, Users: cfg.Users, RestoreUsers: cfg.RestoreUsers, Population: cfg.Population,
 		Partitions: cfg.Partitions, Rate: cfg.Rate, Brokers: "embedded", BrokerLog: cfg.BrokerLog,
 		InputCompression: cfg.InputCompression, OutputCompression: cfg.OutputCompression, ConfigFile: cfg.ConfigFile,
+		Mix: cfg.Mix.String(), MalformedShare: malformed, Skew: pick(cfg.Skew == 0, DefaultSkew, cfg.Skew),
 	}
 	if len(cfg.Brokers) > 0 {
 		res.Brokers, res.BrokerLog = strings.Join(cfg.Brokers, ","), ""
@@ -613,6 +647,9 @@ func (r *Results) WriteTable(w io.Writer) {
 		restoreUsers = r.Users
 	}
 	fmt.Fprintf(w, "\n  events %d from %d users, users %d (memory) and %d (restore), partitions %d, broker %s%s%s\n", r.Events, r.Population, r.Users, restoreUsers, r.Partitions, broker, input, pick(r.Quick, " (quick)", ""))
+	if r.Mix != "" && (r.Mix != DefaultMix().String() || r.MalformedShare != DefaultMalformedShare || r.Skew != DefaultSkew) {
+		fmt.Fprintf(w, "  traffic: %.2f%% malformed, Zipf skew %g, mix in %% of the rest: %s\n", 100*r.MalformedShare, r.Skew, r.Mix)
+	}
 	row := func(name, format string, args ...any) {
 		fmt.Fprintf(w, "  %-30s %s\n", name, fmt.Sprintf(format, args...))
 	}

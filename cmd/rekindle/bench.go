@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"math"
 	"log/slog"
 	"os"
 	"strconv"
@@ -39,6 +41,7 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 	fs.StringVar(&cfg.BrokerLog, "broker-log", bench.BrokerLogDisk, fmt.Sprintf("where the embedded broker keeps its log: %q (files under --dir, as Kafka does) or %q (in this process's heap)", bench.BrokerLogDisk, bench.BrokerLogMemory))
 	fs.StringVar(&cfg.Dir, "dir", "", "where the temporary state directory goes (default the system temp dir)")
 	fs.Int64Var(&cfg.Seed, "seed", bench.DefaultSeed, "generator seed")
+	trafficFlags(fs, &cfg.Mix, &cfg.MalformedShare, &cfg.NoMalformed, &cfg.Skew)
 	fs.StringVar(&cfg.ResultsFile, "results", bench.DefaultResultsFile, "append one JSON line per run here (\"off\" disables it)")
 	verbose := fs.Bool("v", false, "log what the pipeline does in e2e")
 	jsonFile := fs.String("json", "", "also write the results as JSON to this file")
@@ -84,4 +87,31 @@ func parseRates(v string) ([]int, error) {
 		rates = append(rates, r)
 	}
 	return rates, nil
+}
+
+// trafficFlags defines the flags that shape generated traffic, for bench
+// and generate: --mix, --malformed and --skew.
+func trafficFlags(fs *flag.FlagSet, mix *bench.Mix, malformed *float64, noMalformed *bool, skew *float64) {
+	fs.Func("mix", "weights of the kinds of generated events, `kind=weight[,...]`, the others as by default (relative; 0 turns a kind off); kinds: "+
+		strings.Join(bench.MixKinds(), ", ")+"; default "+bench.DefaultMix().String(), func(v string) error {
+		m, err := bench.ParseMix(v)
+		*mix = m
+		return err
+	})
+	fs.Func("malformed", fmt.Sprintf("`share` of generated records that are malformed, 0 to 1 (0: none; default %g)", bench.DefaultMalformedShare), func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || f < 0 || f > 1 {
+			return fmt.Errorf("want a share from 0 to 1, e.g. 0.05")
+		}
+		*malformed, *noMalformed = f, f == 0
+		return nil
+	})
+	fs.Func("skew", fmt.Sprintf("Zipf `exponent` of the users' activity, above 0 and at most 4 (higher: fewer users make more of the traffic; default %g)", bench.DefaultSkew), func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || f <= 0 || f > 4 {
+			return fmt.Errorf("want an exponent above 0 and at most 4, e.g. 1.1")
+		}
+		*skew = f
+		return nil
+	})
 }

@@ -92,6 +92,12 @@ func TestCommandErrorsSayWhatIsWrong(t *testing.T) {
 		{cmdBench(context.Background(), nil, []string{"--input-compression", "rar", "e2e"}), `InputCompression "rar": want none, gzip`},
 		{cmdBench(context.Background(), nil, []string{"--output-compression", "lzma", "e2e"}), `OutputCompression "lzma": want none, gzip`},
 		{cmdBench(context.Background(), nil, []string{"--replication-factor", "-2", "e2e"}), `ReplicationFactor -2: must not be negative`},
+		{cmdBench(context.Background(), nil, []string{"--mix", "ordres=1", "e2e"}), `unknown kind "ordres" (kinds: app_sessions,`},
+		{cmdBench(context.Background(), nil, []string{"--malformed", "2", "e2e"}), `invalid value "2" for flag -malformed: want a share from 0 to 1`},
+		{cmdBench(context.Background(), nil, []string{"--skew", "0", "e2e"}), `invalid value "0" for flag -skew: want an exponent above 0`},
+		{cmdGenerate([]string{"--mix", "orders=-1"}), `weight "-1" of orders: want a number >= 0`},
+		{cmdGenerate([]string{"--start", "yesterday"}), `--start "yesterday": want an RFC 3339 time`},
+		{cmdGenerate([]string{"--time-step", "0s"}), `--time-step 0s: must be above 0`},
 	}
 	for i, c := range cases {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
