@@ -10,8 +10,8 @@ import (
 	"github.com/rekindle/rekindle/sinks"
 	"github.com/rekindle/rekindle/stream"
 	"io"
-	"math"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -351,16 +351,16 @@ type Results struct {
 	RestoreUsers int `json:"restore_users,omitempty"`
 	// Population: the users of the generated traffic (0 in results from
 	// before it was a choice: DefaultGeneratorUsers).
-	Population int    `json:"population,omitempty"`
+	Population int `json:"population,omitempty"`
 	// Mix, MalformedShare, Skew: the shape of the generated traffic (see
 	// Config; the mix in percent, as ParseMix reads it). Absent in results
 	// from before they were choices: the defaults.
 	Mix            string  `json:"mix,omitempty"`
 	MalformedShare float64 `json:"malformed_share,omitempty"`
 	Skew           float64 `json:"skew,omitempty"`
-	Partitions int    `json:"partitions"`
-	Rate       int    `json:"rate"`
-	Brokers    string `json:"brokers"` // "embedded" or the list
+	Partitions     int     `json:"partitions"`
+	Rate           int     `json:"rate"`
+	Brokers        string  `json:"brokers"` // "embedded" or the list
 	// BrokerLog: where the embedded broker kept its log (BrokerLogDisk or
 	// BrokerLogMemory; empty in results before it was a choice: memory).
 	BrokerLog string `json:"broker_log,omitempty"`
