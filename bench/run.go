@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/rekindle/rekindle/sinks"
-	"github.com/rekindle/rekindle/stream"
 	"io"
 	"log/slog"
 	"math"
@@ -22,6 +20,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rekindle/rekindle/sinks"
+	"github.com/rekindle/rekindle/stream"
 )
 
 // Scenario names, in the order Run runs them.
