@@ -45,6 +45,8 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 	fs.StringVar(&cfg.ResultsFile, "results", bench.DefaultResultsFile, "append one JSON line per run here (\"off\" disables it)")
 	verbose := fs.Bool("v", false, "log what the pipeline does in e2e")
 	jsonFile := fs.String("json", "", "also write the results as JSON to this file")
+	history := fs.Bool("history", false, "print the runs recorded in the --results file, a table per machine, and run nothing")
+	last := fs.Int("last", 20, "with --history: the last N runs of each machine (0: all)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of each timed phase to `FILE`.<phase> (pipeline, e2e, latency, ceiling-reader, ceiling-fetch; go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: rekindle bench [flags] [%s ...] (default: all)\n", strings.Join(bench.Scenarios(), " | "))
@@ -54,6 +56,20 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 		return err
 	}
 	cfg.Scenarios = fs.Args()
+	if *history {
+		if len(cfg.Scenarios) > 0 {
+			return fmt.Errorf("--history runs no scenario; drop %q", strings.Join(cfg.Scenarios, " "))
+		}
+		if *last < 0 {
+			return fmt.Errorf("--last %d: must not be negative", *last)
+		}
+		runs, err := bench.ReadResults(cfg.ResultsFile)
+		if err != nil {
+			return err
+		}
+		bench.WriteHistory(os.Stdout, runs, *last)
+		return nil
+	}
 	if *brokers != "" {
 		cfg.Brokers = strings.Split(*brokers, ",")
 	}

@@ -98,6 +98,9 @@ func TestCommandErrorsSayWhatIsWrong(t *testing.T) {
 		{cmdGenerate([]string{"--mix", "orders=-1"}), `weight "-1" of orders: want a number >= 0`},
 		{cmdGenerate([]string{"--start", "yesterday"}), `--start "yesterday": want an RFC 3339 time`},
 		{cmdGenerate([]string{"--time-step", "0s"}), `--time-step 0s: must be above 0`},
+		{cmdBench(context.Background(), nil, []string{"--history", "e2e"}), `--history runs no scenario; drop "e2e"`},
+		{cmdBench(context.Background(), nil, []string{"--history", "--results", filepath.Join(dir, "none.jsonl")}), `none.jsonl: no such file`},
+		{cmdBench(context.Background(), nil, []string{"--history", "--results", bad}), `bad.yaml:1: not a run's results`},
 	}
 	for i, c := range cases {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
