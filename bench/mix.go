@@ -55,6 +55,9 @@ func ParseMix(s string) (Mix, error) {
 	if sum == 0 {
 		return Mix{}, fmt.Errorf("mix %q: every kind's weight is 0; at least one must be above 0", s)
 	}
+	if math.IsInf(sum, 0) {
+		return Mix{}, fmt.Errorf("mix %q: the weights add up past the largest number; use smaller ones (they are relative)", s)
+	}
 	return mixOf(w), nil
 }
 

@@ -77,3 +77,23 @@ func TestBenchConfigValidatesTheTraffic(t *testing.T) {
 		}
 	}
 }
+
+// ParseMix never panics, and a mix it accepts is one the generator takes,
+// with at least one kind on.
+func FuzzParseMix(f *testing.F) {
+	for _, s := range []string{"", "orders=10", "orders=1,consent=0", "ordres=1", "orders=-1", "a=b=c", ",", "orders=1e308,messages=1e308"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseMix(s)
+		if err != nil {
+			return
+		}
+		if err := m.validate(); err != nil {
+			t.Fatalf("ParseMix(%q) accepted %+v: %v", s, m, err)
+		}
+		if m == (Mix{}) {
+			t.Fatalf("ParseMix(%q) accepted a mix with every kind off", s)
+		}
+	})
+}
