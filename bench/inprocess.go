@@ -57,6 +57,13 @@ func benchConfig(cfg Config, dir string) (stream.Config, error) {
 	return sc, sc.Validate()
 }
 
+// openStore opens the state in dir as the live pipeline would with scfg
+// (block cache, background duty), without Pebble's log.
+func openStore(scfg stream.Config, dir string) (*state.Store, error) {
+	return state.Open(state.Options{Dir: dir, CacheBytes: int64(scfg.State.BlockCacheMB) << 20,
+		BackgroundDuty: scfg.State.BackgroundDuty, Logf: quietPebble})
+}
+
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -94,7 +101,7 @@ func runPipeline(ctx context.Context, cfg Config, dir string) (PipelineResult, e
 			Key: r.Key, Value: r.Value, Time: r.Time.UnixMilli(),
 		})
 	}
-	store, err := state.Open(state.Options{Dir: dir, Logf: quietPebble})
+	store, err := openStore(scfg, dir)
 	if err != nil {
 		return res, err
 	}
@@ -282,7 +289,7 @@ func loadUsers(ctx context.Context, cfg Config, dir string, users int, checkpoin
 		return nil, nil, scfg, 0, err
 	}
 	scfg = proc.Config()
-	store, err := state.Open(state.Options{Dir: dir, Logf: quietPebble})
+	store, err := openStore(scfg, dir)
 	if err != nil {
 		return nil, nil, scfg, 0, err
 	}
@@ -477,10 +484,11 @@ func runRestore(ctx context.Context, cfg Config, dir string, loaded bool) (Resto
 	if err != nil {
 		return res, err
 	}
+	scfg = proc.Config()
 	restore := func(drop bool) (time.Duration, uint64, error) {
 		runtime.GC()
 		t0 := time.Now()
-		store, err := state.Open(state.Options{Dir: dir, Logf: quietPebble})
+		store, err := openStore(scfg, dir)
 		if err != nil {
 			return 0, 0, err
 		}
