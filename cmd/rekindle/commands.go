@@ -31,7 +31,9 @@ func openStopped(cfg stream.Config, hint string) (*state.Store, error) {
 	if _, err := os.Stat(cfg.State.Dir); err != nil {
 		return nil, fmt.Errorf("state directory %s (state.dir): %w", cfg.State.Dir, err)
 	}
-	store, err := state.Open(state.Options{Dir: cfg.State.Dir, Logf: func(string, ...any) {}})
+	// Flat out: with the processor stopped, no event waits for a share of
+	// the cores (see state.Options.BackgroundDuty).
+	store, err := state.Open(state.Options{Dir: cfg.State.Dir, BackgroundDuty: 1, Logf: func(string, ...any) {}})
 	if err != nil {
 		return nil, fmt.Errorf("%w (%s)", err, hint)
 	}
