@@ -656,7 +656,7 @@ func (r *Results) WriteTable(w io.Writer) {
 	}
 	if p := r.Pipeline; p != nil {
 		fmt.Fprintf(w, "\npipeline (in process: decode, state, Pebble on disk, commits as live; no Kafka)\n")
-		row("events", "%d on %d partitions/goroutines (%d processed, %d DLQ)", p.Events, p.Partitions, p.Processed, p.DLQ)
+		row("events", "%d on %d partitions/goroutines (%d processed, %d DLQ), %d state commits", p.Events, p.Partitions, p.Processed, p.DLQ, p.Commits)
 		row("events/s", "%.0f  (%.2fs)", p.EventsPerSecond, p.Seconds)
 		row("events/s per core (CPU time)", "%.0f  (%.2f CPU-s, user+sys)", p.EventsPerCPUSecond, p.CPUSeconds)
 		row("allocations per event", "%.1f  (%.0f bytes)", p.AllocsPerEvent, p.BytesPerEvent)

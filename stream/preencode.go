@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -100,15 +101,28 @@ func (ps *PartitionState) encodeNext() {
 	if i+2 < len(ps.dirty) {
 		prefetchLines(unsafe.Pointer(ps.dirty[i+2]), unsafe.Sizeof(cachedUser{}))
 	}
+	if len(ps.commitUsers) == cap(ps.commitUsers) {
+		ps.commitUsers = slices.Grow(ps.commitUsers, max(cap(ps.commitUsers), 1024))
+	}
 	ps.commitUsers = append(ps.commitUsers, pendingUser{})
 	ps.encodeAt(i)
 }
+
+// maxRecordGrowth: the room encodeAt leaves append for one record before it
+// doubles commitVals itself (a larger record still fits, by append).
+const maxRecordGrowth = 4 << 10
 
 // encodeAt encodes dirty record i as commitUsers[i], appending its bytes to
 // commitVals (a stale record's earlier bytes stay there unused).
 func (ps *PartitionState) encodeAt(i int) {
 	cu := ps.dirty[i]
 	start := len(ps.commitVals)
+	if cap(ps.commitVals)-start < maxRecordGrowth {
+		// Double: append would grow a buffer this large by a quarter at
+		// a time, copying it over and over (a commit's encodings take
+		// megabytes; the buffer is kept for the next commits).
+		ps.commitVals = slices.Grow(ps.commitVals, max(cap(ps.commitVals), 64<<10))
+	}
 	ps.commitVals = state.AppendRecord(ps.commitVals, &cu.rec)
 	ps.commitUsers[i] = pendingUser{
 		userID: cu.rec.UserID, denseID: cu.rec.DenseID, isNew: cu.isNew,
