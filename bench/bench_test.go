@@ -267,6 +267,26 @@ func TestTargetsVerdicts(t *testing.T) {
 	r.Restore.RebuildSeconds = 5.5
 	want["restore"] = &no
 	check("restore rebuilt in 5.5 s", want)
+	// Runs larger than a target's size: within the bound they meet it,
+	// beyond it they say nothing of the size the target is stated for.
+	r.Restore.Users = 10_000_000
+	want["restore"] = nil
+	check("10M users restored in 5.5 s", want)
+	r.Restore.RebuildSeconds = 4
+	want["restore"] = &yes
+	check("10M users restored in 4 s", want)
+	r.Memory.Users, r.Memory.RSSBytes = 20_000_000, 3_500_000_000
+	want["memory"] = nil
+	check("20M users in 3.5 GB", want)
+	r.Memory.Checkpoints = []bench.MemoryCheckpoint{{Users: 1_000_000, RSSBytes: 800e6}, {Users: 10_000_000, RSSBytes: 1_900_000_000}}
+	want["memory"] = &yes
+	check("20M users in 3.5 GB, 1.9 GB at 10M", want)
+	r.Memory.Checkpoints[1].RSSBytes = 3_200_000_000
+	want["memory"] = &no
+	check("20M users, 3.2 GB at 10M", want)
+	r.Memory.Users, r.Memory.RSSBytes, r.Memory.Checkpoints = 12_000_000, 2_900_000_000, nil
+	want["memory"] = &yes
+	check("12M users in 2.9 GB", want)
 }
 
 func deref(b *bool) string {

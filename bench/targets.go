@@ -65,9 +65,20 @@ func (r *Results) CheckTargets() []Target {
 	t = Target{Name: "memory", Target: fmt.Sprintf("%dM users in ≤ %.0f GB RSS", TargetMemoryUsers/1_000_000, TargetMemoryRSSBytes/1e9), Measured: "not run"}
 	if m := r.Memory; m != nil {
 		t.Measured = fmt.Sprintf("%.0f MB RSS with %d users", float64(m.RSSBytes)/1e6, m.Users)
-		if m.Users >= TargetMemoryUsers {
-			t.Met = verdict(m.RSSBytes <= TargetMemoryRSSBytes)
-		} else {
+		rss, users := m.RSSBytes, m.Users
+		for _, c := range m.Checkpoints {
+			if c.Users == TargetMemoryUsers {
+				rss, users = c.RSSBytes, c.Users
+				t.Measured += fmt.Sprintf(", %.0f MB at %d", float64(rss)/1e6, users)
+			}
+		}
+		switch {
+		case users == TargetMemoryUsers || (users > TargetMemoryUsers && rss <= TargetMemoryRSSBytes):
+			// More users in the bound meet it too.
+			t.Met = verdict(rss <= TargetMemoryRSSBytes)
+		case users > TargetMemoryUsers:
+			t.Measured += fmt.Sprintf(" (the target is for %d users; this run did not stop at them)", TargetMemoryUsers)
+		default:
 			t.Measured += fmt.Sprintf(" (the target is for %d: --users %d memory)", TargetMemoryUsers, TargetMemoryUsers)
 		}
 	}
@@ -77,10 +88,12 @@ func (r *Results) CheckTargets() []Target {
 	if x := r.Restore; x != nil {
 		slower := max(x.SnapshotSeconds, x.RebuildSeconds)
 		t.Measured = fmt.Sprintf("%.3f s rebuilt from the records, %.3f s from the snapshot, %d users", x.RebuildSeconds, x.SnapshotSeconds, x.Users)
-		if x.Users >= TargetRestoreUsers {
+		switch {
+		case x.Users == TargetRestoreUsers || (x.Users > TargetRestoreUsers && slower <= TargetRestoreSeconds):
+			// More users restored in the time meet it too.
 			t.Met = verdict(slower <= TargetRestoreSeconds)
-		} else {
-			t.Measured += fmt.Sprintf(" (the target is for %d)", TargetRestoreUsers)
+		default:
+			t.Measured += fmt.Sprintf(" (the target is for %d: --restore-users %d restore)", TargetRestoreUsers, TargetRestoreUsers)
 		}
 	}
 	ts = append(ts, t)
