@@ -115,7 +115,8 @@ func TestQuickBenchRuns(t *testing.T) {
 		// the processor.
 		if x.ProcessorSamples != x.LatencyProduced || x.ProcessorWrittenP50Ms <= 0 ||
 			!(x.ProcessorWrittenP50Ms <= x.ProcessorWrittenP99Ms && x.ProcessorWrittenP99Ms <= x.ProcessorWrittenP999Ms) ||
-			x.ProcessorAckedP50Ms < x.ProcessorWrittenP50Ms || x.ProcessorAckedP99Ms < x.ProcessorWrittenP99Ms {
+			x.ProcessorAckedP50Ms < x.ProcessorWrittenP50Ms || x.ProcessorAckedP99Ms < x.ProcessorWrittenP99Ms ||
+			x.ProcessorStartedP50Ms > x.ProcessorWrittenP50Ms || x.ProcessorStartedP99Ms > x.ProcessorWrittenP99Ms {
 			t.Errorf("e2e latency at %d/s in the processor: %d samples for %d inputs, written p50 %.2f p99 %.2f p99.9 %.2f ms, acked p50 %.2f p99 %.2f ms",
 				x.Rate, x.ProcessorSamples, x.LatencyProduced, x.ProcessorWrittenP50Ms, x.ProcessorWrittenP99Ms,
 				x.ProcessorWrittenP999Ms, x.ProcessorAckedP50Ms, x.ProcessorAckedP99Ms)

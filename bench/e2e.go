@@ -141,6 +141,10 @@ type LatencyResult struct {
 	ProcessorAckedP50Ms    float64 `json:"processor_acked_p50_ms"`
 	ProcessorAckedP99Ms    float64 `json:"processor_acked_p99_ms"`
 	ProcessorSamples       int64   `json:"processor_samples"` // inputs processed in the phase
+	// Until the worker started on the events' fetch response (it was
+	// busy with the one before).
+	ProcessorStartedP50Ms float64 `json:"processor_started_p50_ms"`
+	ProcessorStartedP99Ms float64 `json:"processor_started_p99_ms"`
 	// LatencyWorkers: where the workers' time went while the rate was
 	// offered.
 	LatencyWorkers WorkerShares `json:"latency_workers"`
@@ -653,7 +657,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 		written <- err
 	}()
 	inProc := &p.Runner.Stats().Latency
-	inWritten0, inAcked0 := inProc.Written.Snapshot(), inProc.Acked.Snapshot()
+	inWritten0, inAcked0, inStarted0 := inProc.Written.Snapshot(), inProc.Acked.Snapshot(), inProc.Started.Snapshot()
 	start, st0, cpu0 := time.Now(), p.Stats(), cpuTime()
 	ws0 := st0.WorkerSeconds
 	err = func() error {
@@ -756,6 +760,8 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	res.ProcessorWrittenP999Ms = msOf(inWritten.Quantile(0.999))
 	res.ProcessorAckedP50Ms, res.ProcessorAckedP99Ms = msOf(inAcked.Quantile(0.50)), msOf(inAcked.Quantile(0.99))
 	res.ProcessorSamples = inWritten.Count()
+	inStarted := inProc.Started.Snapshot().Sub(inStarted0)
+	res.ProcessorStartedP50Ms, res.ProcessorStartedP99Ms = msOf(inStarted.Quantile(0.50)), msOf(inStarted.Quantile(0.99))
 
 	lat := mu.latencies
 	slices.Sort(lat)

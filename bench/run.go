@@ -677,6 +677,8 @@ func (r *Results) WriteTable(w io.Writer) {
 		row("  split where it was written", "offered → written by the processor p50 %.1f ms p99 %.1f ms; written → read p50 %.1f ms p99 %.1f ms", x.FactToWriteP50Ms, x.FactToWriteP99Ms, x.FactAfterWriteP50Ms, x.FactAfterWriteP99Ms)
 		row("  in the processor", "fetched → outputs written p50 %.1f ms p99 %.1f ms p99.9 %.1f ms; → acknowledged p50 %.1f ms p99 %.1f ms",
 			x.ProcessorWrittenP50Ms, x.ProcessorWrittenP99Ms, x.ProcessorWrittenP999Ms, x.ProcessorAckedP50Ms, x.ProcessorAckedP99Ms)
+		row("  of which queued", "fetched → the worker started on it p50 %.1f ms p99 %.1f ms (it was busy with the response before)",
+			x.ProcessorStartedP50Ms, x.ProcessorStartedP99Ms)
 		row("workers' time", "%s", x.LatencyWorkers)
 		row("state meanwhile", "%s", x.LatencyState)
 		row("CPU meanwhile", "%.2f of %d cores busy (the processor, the broker if embedded, and the bench's producer and readers)", x.LatencyCPUCores, r.Env.NumCPU)

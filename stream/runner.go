@@ -77,10 +77,11 @@ type Stats struct {
 	// they were processed (each loss is logged at error level too).
 	InputsLost atomic.Int64
 	// Latency: how long the inputs spent in the processor, from the
-	// arrival of their fetch response to their batch's outputs being
-	// handed to the producer (Written) and acknowledged by Kafka (Acked);
-	// one sample per input.
-	Latency struct{ Written, Acked LatencyHistogram }
+	// arrival of their fetch response to the worker starting on it
+	// (Started: the response waited for the worker to finish the one
+	// before), to their batch's outputs being handed to the producer
+	// (Written) and acknowledged by Kafka (Acked); one sample per input.
+	Latency struct{ Started, Written, Acked LatencyHistogram }
 }
 
 // Snapshot returns the counters so far.
@@ -403,6 +404,9 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 		// cancelled (revocation, shutdown): outputs flushed, then commit.
 		ins := buf.inputs
 		w.fetchedAt = buf.at
+		if len(ins) > 0 {
+			r.stats.Latency.Started.Add(time.Since(buf.at), int64(len(ins)))
+		}
 		for {
 			n := min(len(ins), cfg.Processing.BatchSize)
 			if err := w.batch(ctx, ins[:n]); err != nil {

@@ -92,6 +92,11 @@ type StatsView struct {
 // outputs handed to the producer (written) and acknowledged by Kafka
 // (acked), over the inputs processed since the start (samples, acked).
 type ProcessorLatency struct {
+	// Started: until the worker started on the input's response (the
+	// rest of written is processing and the wait for the outputs of the
+	// batch before).
+	StartedP50  float64 `json:"started_p50"`
+	StartedP99  float64 `json:"started_p99"`
 	Samples     int64   `json:"samples"`
 	WrittenP50  float64 `json:"written_p50"`
 	WrittenP99  float64 `json:"written_p99"`
@@ -105,8 +110,9 @@ type ProcessorLatency struct {
 // processorLatency summarizes the runner's histograms.
 func processorLatency(st *stream.Stats) ProcessorLatency {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	w, a := st.Latency.Written.Snapshot(), st.Latency.Acked.Snapshot()
+	w, a, b := st.Latency.Written.Snapshot(), st.Latency.Acked.Snapshot(), st.Latency.Started.Snapshot()
 	return ProcessorLatency{
+		StartedP50: ms(b.Quantile(0.5)), StartedP99: ms(b.Quantile(0.99)),
 		Samples: w.Count(), WrittenP50: ms(w.Quantile(0.5)), WrittenP99: ms(w.Quantile(0.99)), WrittenP999: ms(w.Quantile(0.999)),
 		Acked: a.Count(), AckedP50: ms(a.Quantile(0.5)), AckedP99: ms(a.Quantile(0.99)), AckedP999: ms(a.Quantile(0.999)),
 	}

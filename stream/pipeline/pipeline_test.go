@@ -309,8 +309,9 @@ func TestEndToEndThroughEmbeddedBroker(t *testing.T) {
 		return p.Stats().Latency.Acked == wantEvents+int64(s.malformed)
 	})
 	if l := p.Stats().Latency; l.Samples != wantEvents+int64(s.malformed) || l.WrittenP50 <= 0 ||
-		l.WrittenP50 > l.WrittenP99 || l.WrittenP99 > l.WrittenP999 || l.AckedP50 < l.WrittenP50 || l.AckedP99 < l.WrittenP99 {
-		t.Errorf("processor latency %+v for %d inputs: want a sample each, quantiles above 0 in order, acked after written",
+		l.WrittenP50 > l.WrittenP99 || l.WrittenP99 > l.WrittenP999 || l.AckedP50 < l.WrittenP50 || l.AckedP99 < l.WrittenP99 ||
+		l.StartedP50 > l.WrittenP50 || l.StartedP99 > l.WrittenP99 || l.StartedP50 > l.StartedP99 {
+		t.Errorf("processor latency %+v for %d inputs: want a sample each, quantiles above 0 in order, started before written before acked",
 			l, wantEvents+int64(s.malformed))
 	}
 	// Every user was a cache miss once (the state started empty), and the
