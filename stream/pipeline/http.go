@@ -82,40 +82,9 @@ type StatsView struct {
 	// were processed (the processor was stopped or behind for longer than
 	// the topic keeps records).
 	InputsLost int64 `json:"inputs_lost_to_retention"`
-	// Latency: how long the inputs spent in the processor since the start
-	// (see stream.Stats.Latency).
+	// Latency: how long the inputs spent in the processor, since the start
+	// and over the last minute (see stream.Stats.Latency).
 	Latency ProcessorLatency `json:"processor_latency_ms"`
-}
-
-// ProcessorLatency: quantiles, in milliseconds (at most about 6% high), of
-// the time from the arrival of an input's fetch response to its batch's
-// outputs handed to the producer (written) and acknowledged by Kafka
-// (acked), over the inputs processed since the start (samples, acked).
-type ProcessorLatency struct {
-	// Started: until the worker started on the input's response (the
-	// rest of written is processing and the wait for the outputs of the
-	// batch before).
-	StartedP50  float64 `json:"started_p50"`
-	StartedP99  float64 `json:"started_p99"`
-	Samples     int64   `json:"samples"`
-	WrittenP50  float64 `json:"written_p50"`
-	WrittenP99  float64 `json:"written_p99"`
-	WrittenP999 float64 `json:"written_p999"`
-	Acked       int64   `json:"acked"`
-	AckedP50    float64 `json:"acked_p50"`
-	AckedP99    float64 `json:"acked_p99"`
-	AckedP999   float64 `json:"acked_p999"`
-}
-
-// processorLatency summarizes the runner's histograms.
-func processorLatency(st *stream.Stats) ProcessorLatency {
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	w, a, b := st.Latency.Written.Snapshot(), st.Latency.Acked.Snapshot(), st.Latency.Started.Snapshot()
-	return ProcessorLatency{
-		StartedP50: ms(b.Quantile(0.5)), StartedP99: ms(b.Quantile(0.99)),
-		Samples: w.Count(), WrittenP50: ms(w.Quantile(0.5)), WrittenP99: ms(w.Quantile(0.99)), WrittenP999: ms(w.Quantile(0.999)),
-		Acked: a.Count(), AckedP50: ms(a.Quantile(0.5)), AckedP99: ms(a.Quantile(0.99)), AckedP999: ms(a.Quantile(0.999)),
-	}
 }
 
 // UserLoads counts the loads of users missing from the cache.
@@ -162,7 +131,7 @@ func (p *Pipeline) Stats() StatsView {
 		},
 		Pebble:     p.Store.Background(),
 		InputsLost: p.Runner.Stats().InputsLost.Load(),
-		Latency:    processorLatency(p.Runner.Stats()),
+		Latency:    p.processorLatency(),
 		UserLoads: UserLoads{
 			CacheMisses:     p.Runner.Stats().UserLoads.CacheMisses.Load(),
 			StoreReads:      p.Runner.Stats().UserLoads.StoreReads.Load(),

@@ -61,8 +61,10 @@ type Pipeline struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	http   *http.Server
-	mu     sync.Mutex
-	errs   []error
+	// latency: the processor's latency histograms over the last minute.
+	latency *latencyWindow
+	mu      sync.Mutex
+	errs    []error
 }
 
 // EmbeddedBrokerDir is where a persisted embedded broker keeps its log:
@@ -87,7 +89,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		return nil, err
 	}
 	cfg = proc.Config()
-	p := &Pipeline{Processor: proc, log: log, Brokers: cfg.Kafka.Brokers}
+	p := &Pipeline{Processor: proc, log: log, Brokers: cfg.Kafka.Brokers, latency: newLatencyWindow(time.Now())}
 	defer func() {
 		if err != nil {
 			p.Close(context.Background())
@@ -197,6 +199,11 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		if err := p.Runner.Run(runCtx); err != nil {
 			p.fail(err)
 		}
+	}()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.sampleLatencies(runCtx)
 	}()
 	if p.Loader != nil {
 		p.wg.Add(1)

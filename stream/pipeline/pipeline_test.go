@@ -314,6 +314,10 @@ func TestEndToEndThroughEmbeddedBroker(t *testing.T) {
 		t.Errorf("processor latency %+v for %d inputs: want a sample each, quantiles above 0 in order, started before written before acked",
 			l, wantEvents+int64(s.malformed))
 	}
+	// The process is younger than a minute: its last minute is all of it.
+	if l := p.Stats().Latency; l.LastMinute.LatencyQuantiles != l.LatencyQuantiles || l.LastMinute.Seconds <= 0 || l.LastMinute.Seconds > 60 {
+		t.Errorf("processor latency over the last minute %+v, want the same as since the start %+v", l.LastMinute, l.LatencyQuantiles)
+	}
 	// Every user was a cache miss once (the state started empty), and the
 	// filter of stored users spared nearly all of them a read.
 	if l := p.Stats().UserLoads; l.CacheMisses < int64(len(s.perUser)) || l.StoreReads > l.CacheMisses/10 {
