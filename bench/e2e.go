@@ -602,9 +602,16 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 			mu.Lock()
 			if w, bit := &mu.factSeen[seq/64], uint64(1)<<(seq%64); *w&bit == 0 {
 				*w |= bit
-				mu.facts = append(mu.facts, at.Sub(epoch)-t)
-				mu.toWrite = append(mu.toWrite, stamped.Sub(epoch)-t)
-				mu.afterWrite = append(mu.afterWrite, at.Sub(stamped))
+				// The record's timestamp is wall-clock time, the send and
+				// read times are monotonic: the part after the write is
+				// read − timestamp (two wall-clock times milliseconds
+				// apart), the part before it the rest, so that a step of
+				// the wall clock during the phase (NTP, the hypervisor)
+				// does not move it.
+				total, after := at.Sub(epoch)-t, at.Sub(stamped)
+				mu.facts = append(mu.facts, total)
+				mu.toWrite = append(mu.toWrite, total-after)
+				mu.afterWrite = append(mu.afterWrite, after)
 			}
 			mu.Unlock()
 		})
