@@ -189,3 +189,54 @@ func TestOpenAndCloseWorkFlatOut(t *testing.T) {
 		t.Error("pacing on after Close")
 	}
 }
+
+// Compactions Pebble picks while it opens wait until Open has returned, so
+// that Open does not wait for them: a store left with compaction debt (L0
+// over its threshold) reopens without a compaction, and is compacted
+// afterwards.
+func TestOpenLeavesCompactionsForLater(t *testing.T) {
+	fs := vfs.NewMem()
+	quiet := func(string, ...any) {}
+	s, err := Open(Options{Dir: "x", FS: fs, BackgroundDuty: 1, Logf: quiet, memTableBytes: 1 << 20, holdCompactions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 12 {
+		b := s.Partition(0).NewBatch()
+		for i := range 10_000 {
+			// The same users each round: the tables overlap, one L0
+			// sublevel each.
+			b.PutUser(&UserRecord{UserID: fmt.Sprintf("u%06d", i), DenseID: uint32(round), Email: "someone@example.com"})
+		}
+		if err := b.Commit(false); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		if err := s.db.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := s.db.Metrics()
+	if m.Levels[0].Sublevels <= l0CompactionThreshold || m.Compact.Count != 0 {
+		t.Fatalf("the first store: %d L0 sublevels, %d compactions; the test needs L0 over its threshold and none", m.Levels[0].Sublevels, m.Compact.Count)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(Options{Dir: "x", FS: fs, BackgroundDuty: 1, Logf: quiet, memTableBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if m := s.db.Metrics(); m.Compact.Count != 0 {
+		t.Errorf("%d compactions ran while Open waited", m.Compact.Count)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.db.Metrics().Compact.Count == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no compaction within 10 s of Open: %d L0 tables", s.db.Metrics().Levels[0].TablesCount)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

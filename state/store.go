@@ -66,6 +66,9 @@ type Options struct {
 	// memTableBytes overrides memTableBytes (tests: a replay that needs
 	// flushes without writing hundreds of MB).
 	memTableBytes uint64
+	// holdCompactions keeps every compaction waiting (tests: a store
+	// left with compaction debt).
+	holdCompactions bool
 }
 
 // Validate reports whether o can be used to open a Store.
@@ -97,7 +100,7 @@ func (o Options) withDefaults() Options {
 
 // pebbleOptions is the write-heavy tuning. The WAL stays enabled: it is what
 // makes a committed batch survive a crash (guarantee 1).
-func (o Options) pebbleOptions(cache *pebble.Cache, bg *background, pace *pacer) *pebble.Options {
+func (o Options) pebbleOptions(cache *pebble.Cache, bg *background, pace *pacer, sched *gatedScheduler) *pebble.Options {
 	fs := o.FS
 	if pace != nil {
 		fs = pacedFS{FS: fs, p: pace}
@@ -123,6 +126,9 @@ func (o Options) pebbleOptions(cache *pebble.Cache, bg *background, pace *pacer)
 	// Point reads of user records dominate reads: bloom filters on every level
 	// (L1+ inherit L0's setting).
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	if sched != nil {
+		po.Experimental.CompactionScheduler = sched
+	}
 	po.EnsureDefaults()
 	return po
 }
@@ -176,12 +182,17 @@ func Open(opts Options) (*Store, error) {
 		// took 3.6-4.0 s instead of 0.5-0.6).
 		pace.off.Store(true)
 	}
-	db, err := pebble.Open(opts.Dir, opts.pebbleOptions(cache, bg, pace))
+	// Compactions wait until Open has returned (see gatedScheduler).
+	sched := newGatedScheduler()
+	db, err := pebble.Open(opts.Dir, opts.pebbleOptions(cache, bg, pace, sched))
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", opts.Dir, err)
 	}
 	if pace != nil {
 		pace.off.Store(inDebt(db.Metrics(), bg.stalled()))
+	}
+	if !opts.holdCompactions {
+		sched.open()
 	}
 	s := &Store{db: db, dir: opts.Dir, bg: bg, cacheBytes: opts.CacheBytes, pace: pace, stop: make(chan struct{}), done: make(chan struct{})}
 	go s.watchDebt()
