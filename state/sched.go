@@ -29,6 +29,7 @@ type gatedScheduler struct {
 	registered bool
 	started    bool // the granter runs
 	stop, done chan struct{}
+	stopOnce   sync.Once
 	poke       chan struct{}
 }
 
@@ -57,7 +58,7 @@ func (s *gatedScheduler) Register(_ int, db pebble.DBForCompaction) {
 // Unregister implements pebble.CompactionScheduler: no call to the DB
 // after it returns.
 func (s *gatedScheduler) Unregister() {
-	close(s.stop)
+	s.stopOnce.Do(func() { close(s.stop) })
 	s.mu.Lock()
 	started := s.started
 	s.mu.Unlock()

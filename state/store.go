@@ -186,6 +186,7 @@ func Open(opts Options) (*Store, error) {
 	sched := newGatedScheduler()
 	db, err := pebble.Open(opts.Dir, opts.pebbleOptions(cache, bg, pace, sched))
 	if err != nil {
+		sched.Unregister() // a failed Open does not, if it got as far as Register
 		return nil, fmt.Errorf("state: open %s: %w", opts.Dir, err)
 	}
 	if pace != nil {
