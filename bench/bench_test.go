@@ -199,6 +199,8 @@ func TestQuickBenchRuns(t *testing.T) {
 	// The host's speed, measured before and after the scenarios.
 	if h := line.Env.Host; h == nil || h.StartMs <= 0 || h.EndMs <= 0 || h.StealPercent > 100 || h.StealPercent < -1 {
 		t.Errorf("results line: host speed %+v, want the reference work timed twice and the steal a percentage", h)
+	} else if h.FreshPageStartUs <= 0 || h.FreshPageEndUs <= 0 {
+		t.Errorf("results line: host speed %+v, want the price of a fresh page measured twice", h)
 	}
 	// The embedded broker kept its log in files (the default), under the
 	// run's directory, which is gone with it.
@@ -213,8 +215,11 @@ func TestQuickBenchRuns(t *testing.T) {
 	if !strings.Contains(table.String(), "broker embedded (log on disk), events written lz4-compressed") {
 		t.Errorf("table does not say where the broker's log was:\n%s", table.String())
 	}
-	if !strings.Contains(table.String(), "host: reference work ") {
+	if !strings.Contains(table.String(), "host: reference work ") || !strings.Contains(table.String(), "µs per page of memory touched for the first time") {
 		t.Errorf("table does not say how fast the host was:\n%s", table.String())
+	}
+	if n := strings.Count(table.String(), "\n  page faults "); n != 3 {
+		t.Errorf("table has %d rows of page faults, want one each for pipeline, e2e and the ceiling:\n%s", n, table.String())
 	}
 	if left, err := os.ReadDir(dir); err != nil || len(left) != 0 {
 		t.Errorf("the run left %v in its directory (%v)", left, err)

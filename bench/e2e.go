@@ -50,6 +50,9 @@ type E2EResult struct {
 	Seconds          float64 `json:"seconds"`
 	EventsPerSecond  float64 `json:"events_per_second"`
 	CPUSeconds       float64 `json:"cpu_seconds"` // user+sys of the process (broker included when embedded)
+	// MinorFaults: the process's minor page faults meanwhile (memory
+	// touched for the first time; HostSpeed.FreshPage* says what one cost).
+	MinorFaults int64 `json:"minor_faults"`
 	// Workers: where the partition workers' time went in the throughput
 	// phase (shares of their wall time).
 	Workers WorkerShares `json:"workers"`
@@ -231,6 +234,7 @@ type CeilingResult struct {
 	// embedded broker's included), CPUMicrosPerRecord per record read.
 	CPUSeconds         float64 `json:"cpu_seconds"`
 	CPUMicrosPerRecord float64 `json:"cpu_us_per_record"`
+	MinorFaults        int64   `json:"minor_faults"` // as E2EResult's
 	// CPU bounds of the ratio on this machine's Cores: E2EMicrosPerEvent
 	// is what an event cost the e2e process (E2E.CPUSeconds per event);
 	// RatioCPUBound the ratio a processor that kept every core busy at that
@@ -386,7 +390,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (res E2ER
 		return res, nil, err
 	}
 	defer func() { stopProfile() }() // the error returns below
-	tStart, cpu0, ws0 := time.Now(), cpuTime(), p.Stats().WorkerSeconds
+	tStart, cpu0, ws0, flt0 := time.Now(), cpuTime(), p.Stats().WorkerSeconds, minorFaults()
 	var tFirst time.Time
 	var atFirst int64
 	stop = progress(cfg.Progress, func() string {
@@ -416,6 +420,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (res E2ER
 	stopProfile = func() {}
 	stop()
 	res.CPUSeconds = (cpuTime() - cpu0).Seconds()
+	res.MinorFaults = minorFaults() - flt0
 	s := p.Stats()
 	res.Workers = workerShares(ws0, s.WorkerSeconds, tEnd.Sub(tStart), p.Partitions)
 	res.CacheMisses, res.StoreReads = s.UserLoads.CacheMisses, s.UserLoads.StoreReads
@@ -852,7 +857,7 @@ func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []
 	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
 	errs := make([]error, cfg.Partitions)
 	var wg sync.WaitGroup
-	t0, cpu0 := time.Now(), cpuTime()
+	t0, cpu0, flt0 := time.Now(), cpuTime(), minorFaults()
 	for part := 0; part < cfg.Partitions; part++ {
 		first, last := ends[part][0], ends[part][1]
 		if last <= first {
@@ -888,12 +893,13 @@ func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []
 		}()
 	}
 	wg.Wait()
-	elapsed, cpu := time.Since(t0), cpuTime()-cpu0
+	elapsed, cpu, faults := time.Since(t0), cpuTime()-cpu0, minorFaults()-flt0
 	stop()
 	if err := errors.Join(errs...); err != nil {
 		return res, err
 	}
 	res.Records, res.Bytes = records.Load(), nbytes.Load()
+	res.MinorFaults = faults
 	res.Seconds = elapsed.Seconds()
 	res.EventsPerSecond = float64(res.Records) / res.Seconds
 	res.CPUSeconds = cpu.Seconds()

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"encoding/json"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/rekindle/rekindle/sinks"
@@ -39,5 +41,27 @@ func TestOutputMessageIDs(t *testing.T) {
 		if got := string(decisionMessageID(v)); got != back.Trigger.MessageID {
 			t.Errorf("decisionMessageID(%s) = %q, want %q", v, got, back.Trigger.MessageID)
 		}
+	}
+}
+
+// minorFaults counts the pages a phase touches for the first time, and
+// freshPageMicros prices one.
+func TestMinorFaultsCountFreshPages(t *testing.T) {
+	const pages = 256
+	page := os.Getpagesize()
+	b, err := syscall.Mmap(-1, 0, pages*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(b)
+	before := minorFaults()
+	for i := 0; i < len(b); i += page {
+		b[i] = 1
+	}
+	if got := minorFaults() - before; got < pages {
+		t.Errorf("touching %d fresh pages counted %d minor faults, want at least %d", pages, got, pages)
+	}
+	if us := freshPageMicros(3); us <= 0 || us > 10_000 {
+		t.Errorf("freshPageMicros = %g µs, want a positive price below 10 ms", us)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -29,6 +30,53 @@ type HostSpeed struct {
 	// MHz: the first CPU's clock rate as /proc/cpuinfo reports it (0 where
 	// unknown).
 	MHz float64 `json:"cpu_mhz,omitempty"`
+	// FreshPage: microseconds to touch one page of memory the process has
+	// not touched before (a minor page fault: the kernel, and on a virtual
+	// machine the hypervisor too, finds and zeroes a page), before (Start)
+	// and after (End) the scenarios; 0 where unknown. Virtual hosts differ
+	// here by more than tenfold, and from one minute to the next: a phase
+	// that faults in a few hundred MB pays for it in CPU time (the
+	// scenarios' "page faults" rows).
+	FreshPageStartUs float64 `json:"fresh_page_start_us,omitempty"`
+	FreshPageEndUs   float64 `json:"fresh_page_end_us,omitempty"`
+}
+
+// freshPageBytes is the memory one round of freshPageMicros maps and
+// touches.
+const freshPageBytes = 8 << 20
+
+// freshPageMicros maps fresh anonymous memory, writes a byte to each of
+// its pages and returns the median cost of a page over rounds, in
+// microseconds (0 if the memory cannot be mapped).
+func freshPageMicros(rounds int) float64 {
+	page := os.Getpagesize()
+	costs := make([]float64, 0, rounds)
+	for range rounds {
+		b, err := syscall.Mmap(-1, 0, freshPageBytes, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+		if err != nil {
+			return 0
+		}
+		start := time.Now()
+		for i := 0; i < len(b); i += page {
+			b[i] = 1
+		}
+		costs = append(costs, float64(time.Since(start).Nanoseconds())/1000/float64(len(b)/page))
+		if err := syscall.Munmap(b); err != nil {
+			return 0
+		}
+	}
+	slices.Sort(costs)
+	return costs[len(costs)/2]
+}
+
+// minorFaults is the process's count of minor page faults so far (0 where
+// unknown).
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return int64(ru.Minflt)
 }
 
 // referenceWork is the fixed work: sort 2^19 pseudo-random numbers, then
@@ -102,6 +150,10 @@ func cpuJiffies() (total, steal int64, ok bool) {
 	return total, steal, true
 }
 
+// freshPageRounds: rounds of freshPageMicros at each end of a run (about
+// 10 ms each on a host at 5 µs a page).
+const freshPageRounds = 5
+
 // hostClock measures the host before a run; its end measures it after.
 type hostClock struct {
 	speed          HostSpeed
@@ -115,6 +167,7 @@ type hostClock struct {
 func startHostClock(rounds int) *hostClock {
 	h := &hostClock{rounds: rounds}
 	h.speed.StartMs = referenceMs(rounds)
+	h.speed.FreshPageStartUs = freshPageMicros(freshPageRounds)
 	h.speed.MHz = cpuMHz()
 	h.speed.StealPercent = -1
 	if t, s, ok := cpuJiffies(); ok {
@@ -129,6 +182,7 @@ func (h *hostClock) end() HostSpeed {
 		h.speed.StealPercent = float64(int64(1000*(s-h.steal0))/(t-h.total0)) / 10
 	}
 	h.speed.EndMs = referenceMs(h.rounds)
+	h.speed.FreshPageEndUs = freshPageMicros(freshPageRounds)
 	return h.speed
 }
 

@@ -29,6 +29,11 @@ type PipelineResult struct {
 	// CPUSeconds is user+sys time of the whole process while timed (GC and
 	// Pebble's background work included).
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// MinorFaults: the process's minor page faults while timed: memory
+	// touched for the first time (the user cache's records, commit
+	// buffers, Pebble's memtables), most of it in the first seconds of a
+	// process; HostSpeed.FreshPage* says what one cost on the host.
+	MinorFaults int64 `json:"minor_faults"`
 	// EventsPerCPUSecond is events per second of CPU time: the throughput one
 	// fully busy core gives.
 	EventsPerCPUSecond float64 `json:"events_per_cpu_second"`
@@ -132,7 +137,7 @@ func runPipeline(ctx context.Context, cfg Config, dir string) (PipelineResult, e
 	if err != nil {
 		return res, err
 	}
-	cpu0, t0 := cpuTime(), time.Now()
+	cpu0, t0, flt0 := cpuTime(), time.Now(), minorFaults()
 	var wg sync.WaitGroup
 	for p := range states {
 		wg.Add(1)
@@ -170,7 +175,7 @@ func runPipeline(ctx context.Context, cfg Config, dir string) (PipelineResult, e
 		}()
 	}
 	wg.Wait()
-	elapsed, cpu := time.Since(t0), cpuTime()-cpu0
+	elapsed, cpu, faults := time.Since(t0), cpuTime()-cpu0, minorFaults()-flt0
 	stopProfile()
 	runtime.ReadMemStats(&m1)
 	done.Store(int64(cfg.Events))
@@ -189,6 +194,7 @@ func runPipeline(ctx context.Context, cfg Config, dir string) (PipelineResult, e
 	if cpu > 0 {
 		res.EventsPerCPUSecond = n / cpu.Seconds()
 	}
+	res.MinorFaults = faults
 	res.AllocsPerEvent = float64(m1.Mallocs-m0.Mallocs) / n
 	res.BytesPerEvent = float64(m1.TotalAlloc-m0.TotalAlloc) / n
 	res.Processed = c.Events + c.Duplicates + c.DLQ

@@ -613,6 +613,22 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
+// faultsText describes a phase's minor page faults: how many, the memory
+// they brought in, per 1,000 events, and what they cost at the host's
+// measured price of a fresh page (an estimate: a fault's price varies).
+func faultsText(faults, events int64, cpuSeconds float64, h *HostSpeed) string {
+	t := fmt.Sprintf("%d minor (%.0f MB touched for the first time", faults, float64(faults)*float64(os.Getpagesize())/1e6)
+	if events > 0 {
+		t += fmt.Sprintf(", %.1f per 1,000 events", 1000*float64(faults)/float64(events))
+	}
+	t += ")"
+	if h != nil && h.FreshPageStartUs > 0 && h.FreshPageEndUs > 0 && faults > 0 {
+		lo, hi := min(h.FreshPageStartUs, h.FreshPageEndUs), max(h.FreshPageStartUs, h.FreshPageEndUs)
+		t += fmt.Sprintf("; at this host's %.1f-%.1f µs a page, %.2f-%.2f of the %.2f CPU-s", lo, hi, float64(faults)*lo/1e6, float64(faults)*hi/1e6, cpuSeconds)
+	}
+	return t
+}
+
 // WriteTable prints one small table per scenario run.
 func (r *Results) WriteTable(w io.Writer) {
 	e := r.Env
@@ -627,6 +643,9 @@ func (r *Results) WriteTable(w io.Writer) {
 		}
 		if h.StealPercent >= 0 {
 			fmt.Fprintf(w, ", %.1f%% of the CPU time stolen by the hypervisor", h.StealPercent)
+		}
+		if h.FreshPageStartUs > 0 && h.FreshPageEndUs > 0 {
+			fmt.Fprintf(w, ", %.1f and %.1f µs per page of memory touched for the first time", h.FreshPageStartUs, h.FreshPageEndUs)
 		}
 	}
 	broker := r.Brokers
@@ -660,6 +679,7 @@ func (r *Results) WriteTable(w io.Writer) {
 		row("events/s", "%.0f  (%.2fs)", p.EventsPerSecond, p.Seconds)
 		row("events/s per core (CPU time)", "%.0f  (%.2f CPU-s, user+sys)", p.EventsPerCPUSecond, p.CPUSeconds)
 		row("allocations per event", "%.1f  (%.0f bytes)", p.AllocsPerEvent, p.BytesPerEvent)
+		row("page faults", "%s", faultsText(p.MinorFaults, int64(p.Events), p.CPUSeconds, e.Host))
 	}
 	if x := r.E2E; x != nil {
 		fmt.Fprintf(w, "\ne2e (pipeline.Start against the broker, outputs produced with acks=all, no loader)\n")
@@ -669,6 +689,7 @@ func (r *Results) WriteTable(w io.Writer) {
 		}
 		row("events/s", "%.0f  (%.2fs after %.2fs group join)", x.EventsPerSecond, x.Seconds, x.GroupJoinSeconds)
 		row("CPU", "%.2f CPU-s (process, broker included if embedded)", x.CPUSeconds)
+		row("page faults", "%s", faultsText(x.MinorFaults, x.Processed, x.CPUSeconds, e.Host))
 		row("workers' time", "%s", x.Workers)
 		row("users not cached", "%d, of which %d read from the state store (%d ruled out by the filter of stored users)", x.CacheMisses, x.StoreReads, x.CacheMisses-x.StoreReads)
 		row("latency offered", "%.0f events/s for %.1fs (%d records)", x.OfferedPerSec, x.LatencySeconds, x.LatencyProduced)
@@ -694,6 +715,7 @@ func (r *Results) WriteTable(w io.Writer) {
 		row("events/s", "%.0f  (%.2fs)", c.EventsPerSecond, c.Seconds)
 		row("by way", "Reader.ReadMessage %.0f/s, Client.Fetch %.0f/s", c.ReaderPerSecond, c.FetchPerSecond)
 		row("CPU", "%.2f µs per record (%.2f CPU-s, process, broker included if embedded)", c.CPUMicrosPerRecord, c.CPUSeconds)
+		row("page faults", "%s", faultsText(c.MinorFaults, c.Records, c.CPUSeconds, e.Host))
 		row("e2e / ceiling", "%.2f", c.Ratio)
 		if c.RatioCPUBound > 0 {
 			row("what the CPU allows", "%.2f: e2e costs %.2f µs of CPU per event; %d cores busy at that cost reach %.2f of the ceiling, 0.8 needs %.2f µs",
