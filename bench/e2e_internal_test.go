@@ -65,3 +65,24 @@ func TestMinorFaultsCountFreshPages(t *testing.T) {
 		t.Errorf("freshPageMicros = %g µs, want a positive price below 10 ms", us)
 	}
 }
+
+// The latency phase writes what is due, never more than a fiftieth of a
+// second's events at once, and stops at its limit.
+func TestOfferNowSpreadsABacklog(t *testing.T) {
+	for _, c := range []struct {
+		due, generated, limit int64
+		rate                  int
+		want                  int64
+	}{
+		{due: 700, generated: 0, limit: 1 << 40, rate: 140_000, want: 700},             // on time: 5 ms of events
+		{due: 140_000, generated: 0, limit: 1 << 40, rate: 140_000, want: 2_800},       // a second behind: 20 ms of it
+		{due: 140_000, generated: 139_000, limit: 1 << 40, rate: 140_000, want: 1_000}, // catching up
+		{due: 5_000, generated: 4_990, limit: 4_995, rate: 140_000, want: 5},           // the limit
+		{due: 3, generated: 0, limit: 1 << 40, rate: 10, want: 1},                      // a low rate still offers
+		{due: 100, generated: 100, limit: 1 << 40, rate: 140_000, want: 0},             // nothing due
+	} {
+		if got := offerNow(c.due, c.generated, c.limit, c.rate); got != c.want {
+			t.Errorf("offerNow(due %d, generated %d, limit %d, rate %d) = %d, want %d", c.due, c.generated, c.limit, c.rate, got, c.want)
+		}
+	}
+}
