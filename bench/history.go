@@ -76,12 +76,12 @@ func WriteHistory(w io.Writer, runs []Results, last int) {
 			rs = rs[len(rs)-last:]
 		}
 		fmt.Fprintln(w)
-		fmt.Fprintf(w, "  %-16s %-14s %6s  %-13s %-9s %-7s %-26s %-15s %s\n",
-			"time (UTC)", "git", "ref ms", "pipeline/core", "e2e/s", "/ceil", "p99 decision at offered/s", "RSS at users", "restore")
+		fmt.Fprintf(w, "  %-16s %-14s %6s %7s  %-13s %-9s %-7s %-26s %-15s %s\n",
+			"time (UTC)", "git", "ref ms", "page µs", "pipeline/core", "e2e/s", "/ceil", "p99 decision at offered/s", "RSS at users", "restore")
 		for _, r := range rs {
-			fmt.Fprintf(w, "  %-16s %-14s %6s  %-13s %-9s %-7s %-26s %-15s %s%s\n",
+			fmt.Fprintf(w, "  %-16s %-14s %6s %7s  %-13s %-9s %-7s %-26s %-15s %s%s\n",
 				historyTime(r.Env.Time),
-				r.Env.GitDescribe, historyRef(r.Env.Host), historyPipeline(r.Pipeline), historyE2E(r.E2E),
+				r.Env.GitDescribe, historyRef(r.Env.Host), historyFreshPage(r.Env.Host), historyPipeline(r.Pipeline), historyE2E(r.E2E),
 				historyRatio(r.Ceiling), historyLatency(r.E2E), historyMemory(r.Memory), historyRestore(r.Restore),
 				historyNotes(&r))
 		}
@@ -128,6 +128,15 @@ func historyRef(h *HostSpeed) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0f", (h.StartMs+h.EndMs)/2)
+}
+
+// historyFreshPage is the host's price of a fresh page, the mean of the
+// run's two measurements.
+func historyFreshPage(h *HostSpeed) string {
+	if h == nil || h.FreshPageStartUs <= 0 || h.FreshPageEndUs <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", (h.FreshPageStartUs+h.FreshPageEndUs)/2)
 }
 
 func historyPipeline(p *PipelineResult) string {

@@ -22,7 +22,7 @@ func TestHistoryTablesPerMachine(t *testing.T) {
 		{Env: env("Intel Xeon", "2026-12-01T02:00:00Z"), Quick: true, Events: 50_000, Population: 2_000_000},
 		{Env: env("AMD EPYC", "2026-12-01T03:00:00Z"), Mix: "orders=100", MalformedShare: 0.2, Skew: 1},
 	}
-	runs[2].Env.Host = &HostSpeed{StartMs: 90, EndMs: 110}
+	runs[2].Env.Host = &HostSpeed{StartMs: 90, EndMs: 110, FreshPageStartUs: 2.5, FreshPageEndUs: 3.5}
 	for _, r := range runs {
 		if err := r.AppendJSONL(path); err != nil {
 			t.Fatal(err)
@@ -41,8 +41,8 @@ func TestHistoryTablesPerMachine(t *testing.T) {
 	for _, want := range []string{
 		"AMD EPYC, 2 CPUs, GOMAXPROCS 2, linux/amd64: 2 runs\n",
 		"Intel Xeon, 2 CPUs, GOMAXPROCS 2, linux/amd64: 1 runs\n",
-		"2026-12-01 01:00 abc1234             -  601234        456000    0.49    74.8 ms at 226825          943 MB at 10M   0.55 s at 1M\n",
-		"2026-12-01 03:00 abc1234           100  -",
+		"2026-12-01 01:00 abc1234             -       -  601234        456000    0.49    74.8 ms at 226825          943 MB at 10M   0.55 s at 1M\n",
+		"2026-12-01 03:00 abc1234           100     3.0  -",
 		"(traffic shaped)",
 		"(quick, 50k events, population 2M)",
 	} {
