@@ -135,6 +135,12 @@ func TestQuickBenchRuns(t *testing.T) {
 	if all := e.Produced + e.LatencyProduced + l.LatencyProduced; c == nil || c.Records != all || c.Ratio <= 0 {
 		t.Errorf("ceiling: %+v (e2e produced %d + %d + %d)", c, e.Produced, e.LatencyProduced, l.LatencyProduced)
 	}
+	// Every way read, and the fastest is the ceiling.
+	if c != nil && (c.ReaderPerSecond <= 0 || c.FetchPerSecond <= 0 || c.BatchPerSecond <= 0 ||
+		c.EventsPerSecond != max(c.ReaderPerSecond, c.FetchPerSecond, c.BatchPerSecond)) {
+		t.Errorf("ceiling by way: Reader %.0f/s, Client.Fetch %.0f/s, Conn.ReadBatch %.0f/s, ceiling %.0f/s: want all read and the fastest the ceiling",
+			c.ReaderPerSecond, c.FetchPerSecond, c.BatchPerSecond, c.EventsPerSecond)
+	}
 	// The CPU bounds follow from the measured costs.
 	if c != nil {
 		perEvent := 1e6 * e.CPUSeconds / float64(e.Processed)
@@ -178,7 +184,7 @@ func TestQuickBenchRuns(t *testing.T) {
 	}
 
 	// One CPU profile per timed phase (gzipped protobuf, as pprof writes).
-	for _, phase := range []string{"pipeline", "e2e", "latency", "ceiling-reader", "ceiling-fetch"} {
+	for _, phase := range []string{"pipeline", "e2e", "latency", "ceiling-reader", "ceiling-fetch", "ceiling-batch"} {
 		b, err := os.ReadFile(prof + "." + phase)
 		if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
 			t.Errorf("CPU profile of %s: %d bytes, %v", phase, len(b), err)

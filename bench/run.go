@@ -165,7 +165,7 @@ type Config struct {
 	ResultsFile string
 	// CPUProfile, when set, gets a CPU profile of each timed phase in a
 	// file of its own, CPUProfile + "." + phase (pipeline, e2e, latency,
-	// ceiling-reader, ceiling-fetch): generating and producing the input
+	// ceiling-reader, ceiling-fetch, ceiling-batch): generating and producing the input
 	// is left out.
 	CPUProfile string
 }
@@ -710,10 +710,10 @@ func (r *Results) WriteTable(w io.Writer) {
 		}
 	}
 	if c := r.Ceiling; c != nil {
-		fmt.Fprintf(w, "\nceiling (kafka-go alone, one consumer per partition, same topic, no processing; the faster way)\n")
+		fmt.Fprintf(w, "\nceiling (kafka-go alone, one consumer per partition, same topic, no processing; the fastest of three ways)\n")
 		row("records", "%d (%.1f MB)", c.Records, float64(c.Bytes)/1e6)
 		row("events/s", "%.0f  (%.2fs)", c.EventsPerSecond, c.Seconds)
-		row("by way", "Reader.ReadMessage %.0f/s, Client.Fetch %.0f/s", c.ReaderPerSecond, c.FetchPerSecond)
+		row("by way", "Reader.ReadMessage %.0f/s, Client.Fetch %.0f/s, Conn.ReadBatch %.0f/s", c.ReaderPerSecond, c.FetchPerSecond, c.BatchPerSecond)
 		row("CPU", "%.2f µs per record (%.2f CPU-s, process, broker included if embedded)", c.CPUMicrosPerRecord, c.CPUSeconds)
 		row("page faults", "%s", faultsText(c.MinorFaults, c.Records, c.CPUSeconds, e.Host))
 		row("e2e / ceiling", "%.2f", c.Ratio)

@@ -47,7 +47,7 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 	jsonFile := fs.String("json", "", "also write the results as JSON to this file")
 	history := fs.Bool("history", false, "print the runs recorded in the --results file, a table per machine, and run nothing")
 	last := fs.Int("last", 20, "with --history: the last N runs of each machine (0: all)")
-	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of each timed phase to `FILE`.<phase> (pipeline, e2e, latency, ceiling-reader, ceiling-fetch; go tool pprof)")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of each timed phase to `FILE`.<phase> (pipeline, e2e, latency, ceiling-reader, ceiling-fetch, ceiling-batch; go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: rekindle bench [flags] [%s ...] (default: all)\n", strings.Join(bench.Scenarios(), " | "))
 		fs.PrintDefaults()
