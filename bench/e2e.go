@@ -996,6 +996,9 @@ func batchAll(ctx context.Context, brokers []string, topic string, part int, fir
 	var buf []byte
 	empty := 0
 	for off := first; off < last; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if _, err := conn.Seek(off, kafka.SeekAbsolute); err != nil {
 			return fmt.Errorf("bench: ceiling: seek %s/%d to %d: %w", topic, part, off, err)
 		}
