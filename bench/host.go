@@ -69,15 +69,17 @@ func freshPageMicros(rounds int) float64 {
 	return costs[len(costs)/2]
 }
 
-// minorFaults is the process's count of minor page faults so far (0 where
-// unknown).
-func minorFaults() int64 {
+// selfUsage is the process's resource usage so far (zero where unknown).
+func selfUsage() syscall.Rusage {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return syscall.Rusage{}
 	}
-	return int64(ru.Minflt)
+	return ru
 }
+
+// minorFaults is the process's count of minor page faults so far.
+func minorFaults() int64 { return int64(selfUsage().Minflt) }
 
 // referenceWork is the fixed work: sort 2^19 pseudo-random numbers, then
 // count 2^20 lookups of them in a map of 2^17 (cache misses, branches and

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/rekindle/rekindle/state"
@@ -74,11 +73,9 @@ func openStore(scfg stream.Config, dir string) (*state.Store, error) {
 		BackgroundDuty: scfg.State.BackgroundDuty, Logf: quietPebble})
 }
 
+// cpuTime is the process's user and system CPU time so far.
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
+	ru := selfUsage()
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
