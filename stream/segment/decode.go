@@ -89,6 +89,12 @@ func NewDecoder(opts DecoderOptions) *Decoder {
 // "Application ..." or a context.app is app; a context.page or
 // context.userAgent is web; a context.device or context.os is app.
 func (d *Decoder) Decode(data []byte, now int64, ev *Event) error {
+	return d.decode(data, now, ev, canIndexQuotes)
+}
+
+// decode is Decode, with the quote index (quotes.go) when index is true and
+// the document qualifies. The index changes nothing but the speed.
+func (d *Decoder) decode(data []byte, now int64, ev *Event, index bool) error {
 	*ev = Event{}
 	maxBytes := d.maxBytes
 	if maxBytes == 0 {
@@ -99,6 +105,9 @@ func (d *Decoder) Decode(data []byte, now int64, ev *Event) error {
 			Detail: strconv.Itoa(len(data)) + " bytes, limit " + strconv.Itoa(maxBytes)}
 	}
 	s := scanner{data: data}
+	if index {
+		s.indexQuotes()
+	}
 	if !s.document() {
 		return s.syntaxError()
 	}

@@ -3,7 +3,9 @@ package segment
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -155,7 +157,22 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("Decode modified its input")
 		}
 		checkAgainstReference(t, data, &ev, err)
+		checkIndexChangesNothing(t, d, data, &ev, err)
 	})
+}
+
+// checkIndexChangesNothing checks that decoding data without the quote
+// index gives what Decode gave (ev, err), and with the index, when this
+// machine has one, the same again.
+func checkIndexChangesNothing(t *testing.T, d *Decoder, data []byte, ev *Event, err error) {
+	t.Helper()
+	for _, index := range []bool{false, canIndexQuotes} {
+		var ev2 Event
+		err2 := d.decode(data, 0, &ev2, index)
+		if fmt.Sprint(err2) != fmt.Sprint(err) || !reflect.DeepEqual(ev2, *ev) {
+			t.Fatalf("Decode(%q) with the quote index %v:\n got %v %+v\nwant %v %+v", data, index, err2, ev2, err, *ev)
+		}
+	}
 }
 
 // unmodelled reports whether Decode may refuse a message the reference
@@ -228,6 +245,7 @@ func TestDecodeMatchesReference(t *testing.T) {
 			accepted++
 		}
 		checkAgainstReference(t, data, &ev, err)
+		checkIndexChangesNothing(t, d, data, &ev, err)
 	}
 	t.Logf("%d of %d generated documents decoded", accepted, n)
 	if accepted < n/10 {

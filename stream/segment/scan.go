@@ -301,7 +301,13 @@ func lookup(sc scope, k string) field {
 
 // scanner holds the state of one decode. It lives on the caller's stack.
 type scanner struct {
-	data   []byte
+	data []byte
+	// nq is the number of words of the quote index (quotes.go) in q, or
+	// 0 when there is none, and then q is all zeros. The index lives in
+	// the scanner rather than in a slice of its own so that it stays on
+	// the stack.
+	nq     int
+	q      [indexWords]uint64
 	f      [numFields]span
 	errOff int
 	errMsg string
@@ -378,7 +384,10 @@ func (s *scanner) object(i, depth int, sc scope) int {
 			return s.fail(i, "want a string key")
 		}
 		ks := i + 1
-		ke, esc := s.str(ks)
+		ke, esc := s.nextQuote(ks), false
+		if ke < 0 {
+			ke, esc = s.str(ks)
+		}
 		if ke < 0 {
 			return -1
 		}
@@ -402,7 +411,10 @@ func (s *scanner) object(i, depth int, sc scope) int {
 		if uint(i) < uint(len(data)) && data[i] == '"' {
 			// Strings, the commonest values, are scanned here rather than
 			// in value.
-			end, esc := s.str(i + 1)
+			end, esc := s.nextQuote(i+1), false
+			if end < 0 {
+				end, esc = s.str(i + 1)
+			}
 			if end < 0 {
 				return -1
 			}
@@ -472,7 +484,10 @@ func (s *scanner) value(i, depth int, f field) int {
 	esc := false
 	switch c := data[i]; c {
 	case '"':
-		if end, esc = s.str(i + 1); end < 0 {
+		if end = s.nextQuote(i + 1); end < 0 {
+			end, esc = s.str(i + 1)
+		}
+		if end < 0 {
 			return -1
 		}
 		start, i, kind = i+1, end+1, jsString
@@ -624,14 +639,33 @@ func special(x uint64) uint64 {
 	return (ctlOrQuote | bslash | x) & high
 }
 
+// nextQuote returns the offset of the closing quote of the string whose
+// contents start at data[i] if the quote index has it in the word of
+// data[i], as it has for most strings, or -1. It is small enough to be
+// inlined, and str is called when it returns -1. Without an index, q is all
+// zeros; with one, i < len(q)*64, so the mask only spares a bounds check.
+func (s *scanner) nextQuote(i int) int {
+	if w := s.q[uint(i)>>6&(indexWords-1)] >> (uint(i) & 63); w != 0 {
+		return i + bits.TrailingZeros64(w)
+	}
+	return -1
+}
+
 // str scans the string whose contents start at data[i] and returns the offset
-// of its closing quote, or -1, and whether it contains escapes.
-//
-// Most strings are short and plain, so str only looks for the closing quote
-// eight bytes at a time and leaves anything else (escapes, non-ASCII, control
-// characters, the last bytes of the input) to strSlow, from the first byte
-// that is not plain on.
+// of its closing quote, or -1, and whether it contains escapes. With the
+// quote index (quotes.go) the closing quote is looked up there.
 func (s *scanner) str(i int) (int, bool) {
+	if s.nq != 0 {
+		return s.closingQuote(i), false
+	}
+	return s.strPlain(i)
+}
+
+// strPlain is str without the index. Most strings are short and plain, so
+// it only looks for the closing quote eight bytes at a time and leaves
+// anything else (escapes, non-ASCII, control characters, the last bytes of
+// the input) to strSlow, from the first byte that is not plain on.
+func (s *scanner) strPlain(i int) (int, bool) {
 	data := s.data
 	// Written this way, the loop compiles without bounds checks.
 	for ; 0 <= i && i <= len(data)-8; i += 8 {
@@ -702,7 +736,16 @@ func (s *scanner) strSlow(i int) (int, bool) {
 // utf8Run checks the run of multi-byte characters starting at data[i] and
 // returns the offset after it, or -1.
 func (s *scanner) utf8Run(i int) int {
-	data := s.data
+	if i = utf8RunEnd(s.data, i); i < 0 {
+		return s.fail(-i-1, "invalid UTF-8 in string")
+	}
+	return i
+}
+
+// utf8RunEnd returns the offset after the run of well-formed multi-byte
+// characters starting at data[i], or -1-j for the offset j of the first
+// byte that is not well-formed.
+func utf8RunEnd(data []byte, i int) int {
 	for i < len(data) && data[i] >= utf8.RuneSelf {
 		// Most are three bytes long (1110xxxx 10xxxxxx 10xxxxxx) with a
 		// first byte other than E0 and ED, whose second byte can then be
@@ -720,11 +763,29 @@ func (s *scanner) utf8Run(i int) int {
 		}
 		n := utf8Len(data[i:])
 		if n == 0 {
-			return s.fail(i, "invalid UTF-8 in string")
+			return -1 - i
 		}
 		i += n
 	}
 	return i
+}
+
+// validUTF8 reports whether data is well-formed UTF-8, as utf8.Valid does,
+// faster on text that is mostly three-byte characters.
+func validUTF8(data []byte) bool {
+	for i := 0; i < len(data); {
+		// Eight bytes at a time over ASCII.
+		for 0 <= i && i <= len(data)-8 && binary.LittleEndian.Uint64(data[i:i+8:i+8])&high == 0 {
+			i += 8
+		}
+		for i < len(data) && data[i] < utf8.RuneSelf {
+			i++
+		}
+		if i = utf8RunEnd(data, i); i < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // utf8Len returns the length of the well-formed UTF-8 encoding of one
