@@ -66,7 +66,28 @@ func TestQuickBenchRuns(t *testing.T) {
 	}
 	p := res.Pipeline
 	if p == nil || p.Processed != 20_000 || p.EventsPerSecond <= 0 || p.AllocsPerEvent <= 0 {
-		t.Errorf("pipeline: %+v", p)
+		t.Fatalf("pipeline: %+v", p)
+	}
+	// Three passes (the default), the result the median one's.
+	if len(p.Runs) != bench.DefaultPipelineRuns || p.Pass < 1 || p.Pass > len(p.Runs) {
+		t.Errorf("pipeline passes: %d, the result from pass %d", len(p.Runs), p.Pass)
+	} else {
+		m := p.Runs[p.Pass-1]
+		if m.EventsPerCPUSecond != p.EventsPerCPUSecond || m.CPUSeconds != p.CPUSeconds || m.Commits != p.Commits {
+			t.Errorf("pipeline result %+v is not its pass %d's %+v", p, p.Pass, m)
+		}
+		faster := 0
+		for _, r := range p.Runs {
+			if r.EventsPerCPUSecond <= 0 || r.Commits == 0 {
+				t.Errorf("pipeline pass: %+v", r)
+			}
+			if r.EventsPerCPUSecond > m.EventsPerCPUSecond {
+				faster++
+			}
+		}
+		if faster != 1 {
+			t.Errorf("pipeline: %d passes faster than the median's %.0f events/s per core: %+v", faster, m.EventsPerCPUSecond, p.Runs)
+		}
 	}
 	e := res.E2E
 	if e == nil || e.Produced != 20_000 || e.Processed != e.Produced || e.EventsPerSecond <= 0 {
@@ -223,6 +244,9 @@ func TestQuickBenchRuns(t *testing.T) {
 	}
 	if !strings.Contains(table.String(), "host: reference work ") || !strings.Contains(table.String(), "µs per page of memory touched for the first time") {
 		t.Errorf("table does not say how fast the host was:\n%s", table.String())
+	}
+	if !strings.Contains(table.String(), ", the median of 3: ") {
+		t.Errorf("table does not show the pipeline's passes:\n%s", table.String())
 	}
 	if n := strings.Count(table.String(), "\n  page faults "); n != 3 {
 		t.Errorf("table has %d rows of page faults, want one each for pipeline, e2e and the ceiling:\n%s", n, table.String())

@@ -86,3 +86,30 @@ func TestOfferNowSpreadsABacklog(t *testing.T) {
 		}
 	}
 }
+
+// TestMedianPass: the middle pass by events per CPU second, the slower of
+// the two middle ones for an even number.
+func TestMedianPass(t *testing.T) {
+	runs := func(v ...float64) []PipelineRun {
+		r := make([]PipelineRun, len(v))
+		for i := range v {
+			r[i].EventsPerCPUSecond = v[i]
+		}
+		return r
+	}
+	for _, c := range []struct {
+		runs []PipelineRun
+		want int
+	}{
+		{runs(5), 0},
+		{runs(300, 600, 500), 2},
+		{runs(600, 300, 500), 2},
+		{runs(500, 600, 300), 0},
+		{runs(400, 300), 1},
+		{runs(1, 4, 3, 2), 3},
+	} {
+		if got := medianPass(c.runs); got != c.want {
+			t.Errorf("medianPass(%+v) = %d, want %d", c.runs, got, c.want)
+		}
+	}
+}

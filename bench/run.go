@@ -43,6 +43,7 @@ func Scenarios() []string {
 const (
 	DefaultEvents          = 1_000_000
 	DefaultQuickEvents     = 50_000
+	DefaultPipelineRuns    = 3
 	DefaultBenchUsers      = 10_000_000 // memory scenario (measured at 1M on the way)
 	DefaultRestoreUsers    = 1_000_000  // restore scenario
 	DefaultQuickBenchUsers = 100_000    // memory and restore, quick
@@ -84,6 +85,11 @@ type Config struct {
 	// Events generated for the pipeline and e2e scenarios (default
 	// DefaultEvents, or DefaultQuickEvents).
 	Events int
+	// PipelineRuns: passes of the pipeline scenario over the same events,
+	// each on a fresh store; the median one is the result (default
+	// DefaultPipelineRuns: one pass measures the host as much as rekindle
+	// where its speed changes from one minute to the next).
+	PipelineRuns int
 	// Users loaded by the memory scenario (default DefaultBenchUsers, or
 	// DefaultQuickBenchUsers), which also measures the memory when
 	// MemoryCheckpoints of them are loaded.
@@ -204,6 +210,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Events < 0:
 		return fmt.Errorf("bench: Config.Events %d: must not be negative", c.Events)
+	case c.PipelineRuns < 0 || c.PipelineRuns > 100:
+		return fmt.Errorf("bench: Config.PipelineRuns %d: want 1 to 100 (0: the default, %d)", c.PipelineRuns, DefaultPipelineRuns)
 	case c.Population < 0 || c.Population > MaxUsers:
 		return fmt.Errorf("bench: Config.Population %d: want 1 to %d users", c.Population, MaxUsers)
 	case c.Users < 0:
@@ -257,6 +265,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Events == 0 {
 		c.Events = pick(c.Quick, DefaultQuickEvents, DefaultEvents)
+	}
+	if c.PipelineRuns == 0 {
+		c.PipelineRuns = DefaultPipelineRuns
 	}
 	if c.Users == 0 {
 		c.Users = pick(c.Quick, DefaultQuickBenchUsers, DefaultBenchUsers)
@@ -677,7 +688,7 @@ func (r *Results) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "\npipeline (in process: decode, state, Pebble on disk, commits as live; no Kafka)\n")
 		row("events", "%d on %d partitions/goroutines (%d processed, %d DLQ), %d state commits", p.Events, p.Partitions, p.Processed, p.DLQ, p.Commits)
 		row("events/s", "%.0f  (%.2fs)", p.EventsPerSecond, p.Seconds)
-		row("events/s per core (CPU time)", "%.0f  (%.2f CPU-s, user+sys)", p.EventsPerCPUSecond, p.CPUSeconds)
+		row("events/s per core (CPU time)", "%.0f  (%.2f CPU-s, user+sys)%s", p.EventsPerCPUSecond, p.CPUSeconds, passesText(p))
 		row("allocations per event", "%.1f  (%.0f bytes)", p.AllocsPerEvent, p.BytesPerEvent)
 		row("page faults", "%s", faultsText(p.MinorFaults, int64(p.Events), p.CPUSeconds, e.Host))
 	}
@@ -751,4 +762,18 @@ func (r *Results) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "  %-62s %-8s %s\n", t.Target, verdict, t.Measured)
 		}
 	}
+}
+
+// passesText lists the pipeline's passes after its median one: which pass
+// it is and what each gave, per core, in order.
+func passesText(p *PipelineResult) string {
+	if len(p.Runs) < 2 {
+		return ""
+	}
+	each := make([]string, len(p.Runs))
+	for i, r := range p.Runs {
+		each[i] = fmt.Sprintf("%.0f", r.EventsPerCPUSecond)
+	}
+	return fmt.Sprintf("; pass %d, the median of %d: %s (pass 1 in a process whose memory is not yet touched)",
+		p.Pass, len(p.Runs), strings.Join(each, ", "))
 }

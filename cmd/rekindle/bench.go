@@ -22,6 +22,7 @@ func cmdBench(ctx context.Context, log *slog.Logger, args []string) error {
 	fs.StringVar(&cfg.ConfigFile, "config", "", "the processor's configuration (rekindle.yaml: campaigns, segments, state and processing settings) the scenarios run with; the bench sets kafka.brokers, kafka.partitions, state.dir and http (default: the demo's campaigns)")
 	fs.BoolVar(&cfg.KeepTopics, "keep-topics", false, "with --brokers: keep the run's topics and consumer group on the cluster (by default they are deleted at the end)")
 	fs.IntVar(&cfg.Events, "events", 0, fmt.Sprintf("generated events for pipeline and e2e (default %d, quick %d)", bench.DefaultEvents, bench.DefaultQuickEvents))
+	fs.IntVar(&cfg.PipelineRuns, "pipeline-runs", 0, fmt.Sprintf("passes of the pipeline scenario over the same events, each on a fresh store; the median one is the result (default %d)", bench.DefaultPipelineRuns))
 	fs.IntVar(&cfg.Users, "users", 0, fmt.Sprintf("users loaded by memory, measured on the way at 1M, 10M, ... (default %d, quick %d)", bench.DefaultBenchUsers, bench.DefaultQuickBenchUsers))
 	fs.IntVar(&cfg.RestoreUsers, "restore-users", 0, fmt.Sprintf("users loaded and reopened by restore (default %d, quick %d)", bench.DefaultRestoreUsers, bench.DefaultQuickBenchUsers))
 	fs.IntVar(&cfg.Population, "population", 0, fmt.Sprintf("users the generated traffic of pipeline and e2e comes from (default %d)", bench.DefaultGeneratorUsers))
