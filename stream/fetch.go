@@ -2,10 +2,9 @@ package stream
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -37,7 +36,12 @@ func (e *StateAheadError) Error() string {
 // values live in arena. It is reused once the worker hands it back.
 type fetched struct {
 	inputs []Input
+	// raw is the fetch response as read (rawFetch), arena what its
+	// compressed batches decompress to: the inputs' keys and values point
+	// into one or the other.
+	raw    []byte
 	arena  []byte
+	reader *bytesReader
 	// next is the offset after the last input (or the offset fetched from
 	// when there is none).
 	next int64
@@ -130,86 +134,84 @@ func (f *fetcher) run(ctx context.Context, offset int64) {
 func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64, error) {
 	clear(buf.inputs)
 	buf.inputs, buf.arena, buf.err, buf.lost = buf.inputs[:0], buf.arena[:0], nil, 0
-	res, err := f.client.Fetch(ctx, &kafka.FetchRequest{
-		Topic: f.topic, Partition: int(f.partition), Offset: offset,
-		MinBytes: 1, MaxBytes: int64(f.maxBytes), MaxWait: f.maxWait,
-	})
-	if err != nil {
-		return offset, fmt.Errorf("stream: fetch %s/%d at offset %d: %w", f.topic, f.partition, offset, err)
+	from := offset
+	if offset < 0 {
+		// kafka.FirstOffset: ask where the log starts.
+		first, err := f.firstOffset(ctx)
+		if err != nil {
+			return offset, fmt.Errorf("stream: fetch %s/%d: the log's first offset: %w", f.topic, f.partition, err)
+		}
+		from = first
 	}
-	if res.Error != nil {
-		if errors.Is(res.Error, kafka.OffsetOutOfRange) && offset >= 0 && offset < res.LogStartOffset {
+	maxWait := f.maxWait
+	if t := f.client.Timeout; t > 0 && t/2 < maxWait {
+		maxWait = t / 2 // as kafka-go's Client.Fetch: the rest is for the network
+	}
+	req := &rawFetch{topic: f.topic, partition: f.partition, offset: from,
+		maxBytes: int32(min(f.maxBytes, math.MaxInt32)), maxWaitMs: int32(max(maxWait.Milliseconds(), 1)), buf: buf}
+	rctx := ctx
+	if f.client.Timeout > 0 {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, f.client.Timeout)
+		defer cancel()
+	}
+	transport := f.client.Transport
+	if transport == nil {
+		transport = kafka.DefaultTransport
+	}
+	if _, err := transport.RoundTrip(rctx, f.client.Addr, req); err != nil {
+		return offset, fmt.Errorf("stream: fetch %s/%d at offset %d: %w", f.topic, f.partition, from, err)
+	}
+	if req.parseErr != nil {
+		clear(buf.inputs)
+		buf.inputs = buf.inputs[:0]
+		return offset, fmt.Errorf("stream: fetch %s/%d at offset %d: %w", f.topic, f.partition, from, req.parseErr)
+	}
+	if req.errorCode != 0 {
+		ferr := kafka.Error(req.errorCode)
+		if ferr == kafka.OffsetOutOfRange && from >= 0 && from < req.logStartOffset {
 			// The records between are gone (retention): nothing can bring
 			// them back. Say so and go on from the oldest that exists.
 			f.log.Error("input records deleted by retention before they were processed; resuming at the oldest",
-				"topic", f.topic, "partition", f.partition, "offset", offset, "log_start", res.LogStartOffset,
-				"lost", res.LogStartOffset-offset)
-			buf.next, buf.lost = res.LogStartOffset, res.LogStartOffset-offset
-			return res.LogStartOffset, nil
+				"topic", f.topic, "partition", f.partition, "offset", from, "log_start", req.logStartOffset,
+				"lost", req.logStartOffset-from)
+			buf.next, buf.lost = req.logStartOffset, req.logStartOffset-from
+			return req.logStartOffset, nil
 		}
-		if errors.Is(res.Error, kafka.OffsetOutOfRange) && offset >= 0 && res.HighWatermark >= 0 && offset > res.HighWatermark {
-			return offset, &StateAheadError{Topic: f.topic, Partition: f.partition, Offset: offset, End: res.HighWatermark}
+		if ferr == kafka.OffsetOutOfRange && from >= 0 && req.highWatermark >= 0 && from > req.highWatermark {
+			return offset, &StateAheadError{Topic: f.topic, Partition: f.partition, Offset: from, End: req.highWatermark}
 		}
-		return offset, fmt.Errorf("stream: fetch %s/%d at offset %d: %w", f.topic, f.partition, offset, res.Error)
+		return offset, fmt.Errorf("stream: fetch %s/%d at offset %d: %w", f.topic, f.partition, from, ferr)
 	}
-	next := offset
-	for {
-		rec, err := res.Records.ReadRecord()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return offset, fmt.Errorf("stream: read records of %s/%d at offset %d: %w", f.topic, f.partition, next, err)
-		}
-		if offset >= 0 && rec.Offset < offset {
-			// A response starts at a batch boundary: skip what was read.
-			closeBytes(rec)
-			continue
-		}
-		in := Input{Topic: f.topic, Partition: f.partition, Offset: rec.Offset}
-		if !rec.Time.IsZero() {
-			in.Time = rec.Time.UnixMilli()
-		}
-		var kerr, verr error
-		in.Key, kerr = f.read(buf, rec.Key)
-		in.Value, verr = f.read(buf, rec.Value)
-		closeBytes(rec)
-		if err := errors.Join(kerr, verr); err != nil {
-			return offset, fmt.Errorf("stream: read record %s/%d@%d: %w", f.topic, f.partition, rec.Offset, err)
-		}
-		buf.inputs = append(buf.inputs, in)
-		next = rec.Offset + 1
+	next := from
+	if n := len(buf.inputs); n > 0 {
+		next = buf.inputs[n-1].Offset + 1
 	}
 	buf.next = next
-	if next < 0 {
+	if offset < 0 && len(buf.inputs) == 0 {
 		// Nothing read yet from kafka.FirstOffset: the partition is empty
 		// or everything in it lies ahead.
 		buf.next = offset
-		next = res.LogStartOffset
 	}
-	buf.lag = max(0, res.HighWatermark-next)
+	buf.lag = max(0, req.highWatermark-next)
 	return next, nil
 }
 
-// read copies b into buf's arena; nil stays nil (a record without a key).
-func (f *fetcher) read(buf *fetched, b kafka.Bytes) ([]byte, error) {
-	if b == nil {
-		return nil, nil
+// firstOffset returns the offset of the first record in the partition's log.
+func (f *fetcher) firstOffset(ctx context.Context) (int64, error) {
+	res, err := f.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{f.topic: {kafka.FirstOffsetOf(int(f.partition))}},
+	})
+	if err != nil {
+		return 0, err
 	}
-	n := b.Len()
-	start := len(buf.arena)
-	buf.arena = append(buf.arena, make([]byte, n)...)
-	if _, err := io.ReadFull(b, buf.arena[start:]); err != nil {
-		return nil, err
+	for _, p := range res.Topics[f.topic] {
+		if p.Partition == int(f.partition) {
+			if p.Error != nil {
+				return 0, p.Error
+			}
+			return p.FirstOffset, nil
+		}
 	}
-	return buf.arena[start:len(buf.arena):len(buf.arena)], nil
-}
-
-func closeBytes(rec *kafka.Record) {
-	if rec.Key != nil {
-		rec.Key.Close()
-	}
-	if rec.Value != nil {
-		rec.Value.Close()
-	}
+	return 0, fmt.Errorf("no offsets for partition %d in the response", f.partition)
 }

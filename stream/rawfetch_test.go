@@ -1,0 +1,307 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rekindle/rekindle/sinks/broker"
+)
+
+// readInputs runs a fetcher on topic/0 from offset 0 until it has handed
+// over n inputs (copied: the fetcher reuses its buffers), and returns them.
+func readInputs(t *testing.T, addrs []string, topic string, n int) []Input {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(addrs...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	f := newFetcher(client, topic, 0, 16<<10, 20*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	fctx, stop := context.WithCancel(ctx)
+	defer func() {
+		stop()
+		for range f.out {
+		}
+	}()
+	go f.run(fctx, 0)
+	var got []Input
+	for len(got) < n {
+		var buf *fetched
+		select {
+		case buf = <-f.out:
+		case <-ctx.Done():
+			t.Fatalf("%s: %d of %d inputs after 30 s", topic, len(got), n)
+		}
+		if buf.err != nil {
+			t.Fatalf("%s: %v", topic, buf.err)
+		}
+		for _, in := range buf.inputs {
+			in.Key, in.Value = bytes.Clone(in.Key), bytes.Clone(in.Value)
+			got = append(got, in)
+		}
+		f.free <- buf
+	}
+	return got
+}
+
+// TestRawFetchReadsEveryCodec: records produced by kafka-go with each
+// compression codec, keyed and not, with headers and timestamps, come back
+// whole and in order, read a 16 KB response at a time (batches cut short at
+// the end of a response are fetched again whole).
+func TestRawFetchReadsEveryCodec(t *testing.T) {
+	codecs := []kafka.Compression{0, kafka.Gzip, kafka.Snappy, kafka.Lz4, kafka.Zstd}
+	var topics []string
+	for _, c := range codecs {
+		topics = append(topics, fmt.Sprintf("in-%d", c))
+	}
+	b, err := broker.Start(broker.Options{Partitions: 1, Topics: topics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const n = 3000
+	base := time.UnixMilli(1_700_000_000_000)
+	for i, c := range codecs {
+		w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: topics[i], Compression: c,
+			RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchSize: 250, Balancer: &kafka.LeastBytes{}}
+		var msgs []kafka.Message
+		for j := range n {
+			m := kafka.Message{Value: []byte(fmt.Sprintf(`{"i":%d,"pad":%q}`, j, strings.Repeat("x", j%300))),
+				Time: base.Add(time.Duration(j) * time.Millisecond)}
+			if j%4 != 0 {
+				m.Key = []byte(fmt.Sprintf("user-%d", j%97))
+			}
+			if j%5 == 0 {
+				m.Headers = []kafka.Header{{Key: "h", Value: []byte("v")}, {Key: "empty"}}
+			}
+			msgs = append(msgs, m)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := w.WriteMessages(ctx, msgs...)
+		cancel()
+		w.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		got := readInputs(t, b.Addrs(), topics[i], n)
+		if len(got) != n {
+			t.Fatalf("%s: %d inputs, want %d", c, len(got), n)
+		}
+		for j, in := range got {
+			m := msgs[j]
+			if in.Offset != int64(j) || in.Topic != topics[i] || in.Partition != 0 ||
+				!bytes.Equal(in.Key, m.Key) || (in.Key == nil) != (m.Key == nil) || !bytes.Equal(in.Value, m.Value) ||
+				in.Time != m.Time.UnixMilli() {
+				t.Fatalf("%s: input %d is %s/%d@%d key %q value %q time %d, want @%d key %q value %q time %d",
+					c, j, in.Topic, in.Partition, in.Offset, in.Key, in.Value, in.Time, j, m.Key, m.Value, m.Time.UnixMilli())
+			}
+		}
+	}
+}
+
+// TestRawFetchSkipsTransactionMarkers: records of committed and aborted
+// transactions (franz-go's transactional producer) are read, as kafka-go's
+// default isolation level reads them, and the markers that end the
+// transactions, which are not records, are not.
+func TestRawFetchSkipsTransactionMarkers(t *testing.T) {
+	b, err := broker.Start(broker.Options{Partitions: 1, Topics: []string{"tx"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.TransactionalID("rekindle-test"),
+		kgo.DefaultProduceTopic("tx"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var want []string
+	for txn, commit := range []bool{true, false, true} {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			v := fmt.Sprintf("txn %d record %d", txn, i)
+			want = append(want, v)
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v), Partition: 0}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One more record outside any transaction, after the last marker: the
+	// fetcher must get past every marker to reach it.
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.DefaultProduceTopic("tx"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	want = append(want, "after")
+	if err := cl2.ProduceSync(ctx, &kgo.Record{Value: []byte("after"), Partition: 0}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	got := readInputs(t, b.Addrs(), "tx", len(want))
+	if len(got) != len(want) {
+		t.Fatalf("%d inputs, want %d", len(got), len(want))
+	}
+	for i, in := range got {
+		if string(in.Value) != want[i] {
+			t.Fatalf("input %d at offset %d: %q, want %q", i, in.Offset, in.Value, want[i])
+		}
+	}
+	// 3 markers between: 9 records, 3 markers, then the last.
+	if last := got[len(got)-1].Offset; last != 12 {
+		t.Errorf("the record after the transactions is at offset %d, want 12 (9 records and 3 markers before it)", last)
+	}
+}
+
+// appendTestBatch appends a record batch (message format v2, uncompressed)
+// of values at offsets base, base+1, ... written the way the Kafka protocol
+// describes, independently of rawFetch's parser.
+func appendTestBatch(b []byte, base int64, attrs uint16, values ...string) []byte {
+	var recs []byte
+	for i, v := range values {
+		var r []byte
+		r = append(r, 0)                          // attributes
+		r = binary.AppendVarint(r, int64(i)*10)   // timestamp delta
+		r = binary.AppendVarint(r, int64(i))      // offset delta
+		r = binary.AppendVarint(r, -1)            // no key
+		r = binary.AppendVarint(r, int64(len(v))) // value
+		r = append(r, v...)
+		r = binary.AppendVarint(r, 0) // no headers
+		recs = binary.AppendVarint(recs, int64(len(r)))
+		recs = append(recs, r...)
+	}
+	var h []byte
+	h = binary.BigEndian.AppendUint64(h, uint64(base))
+	h = binary.BigEndian.AppendUint32(h, uint32(49+len(recs))) // from partition leader epoch on
+	h = binary.BigEndian.AppendUint32(h, 0)                    // partition leader epoch
+	h = append(h, 2)                                           // magic
+	h = binary.BigEndian.AppendUint32(h, 0)                    // crc, below
+	crcFrom := len(h)
+	h = binary.BigEndian.AppendUint16(h, attrs)
+	h = binary.BigEndian.AppendUint32(h, uint32(max(len(values)-1, 0)))
+	h = binary.BigEndian.AppendUint64(h, 1000) // first timestamp
+	h = binary.BigEndian.AppendUint64(h, 5000) // max timestamp
+	h = binary.BigEndian.AppendUint64(h, ^uint64(0))
+	h = binary.BigEndian.AppendUint16(h, ^uint16(0))
+	h = binary.BigEndian.AppendUint32(h, ^uint32(0))
+	h = binary.BigEndian.AppendUint32(h, uint32(len(values)))
+	h = append(h, recs...)
+	binary.BigEndian.PutUint32(h[17:], crc32.Checksum(h[crcFrom:], crc32.MakeTable(crc32.Castagnoli)))
+	return append(b, h...)
+}
+
+// TestRawFetchBatches checks the record batch rules on batches written by
+// hand: offsets, timestamps (create time and log-append time), records
+// before the offset asked for, a batch cut short at the end, a control
+// batch, and the errors for a bad CRC and an older message format.
+func TestRawFetchBatches(t *testing.T) {
+	values := func(buf *fetched) string {
+		var s []string
+		for _, in := range buf.inputs {
+			s = append(s, fmt.Sprintf("%d:%s@%d", in.Offset, in.Value, in.Time))
+		}
+		return strings.Join(s, " ")
+	}
+	parse := func(offset int64, b []byte) (string, error) {
+		r := &rawFetch{topic: "t", offset: offset, buf: &fetched{}}
+		err := r.parseRecords(b)
+		return values(r.buf), err
+	}
+	two := appendTestBatch(appendTestBatch(nil, 10, 0, "a", "b", "c"), 13, 0x08, "d", "e")
+	for _, c := range []struct {
+		name   string
+		offset int64
+		b      []byte
+		want   string
+		err    string
+	}{
+		{"two batches", 10, two, "10:a@1000 11:b@1010 12:c@1020 13:d@5000 14:e@5000", ""},
+		{"from inside the first", 12, two, "12:c@1020 13:d@5000 14:e@5000", ""},
+		{"the second cut short", 10, two[:len(two)-3], "10:a@1000 11:b@1010 12:c@1020", ""},
+		{"only a batch's start", 10, two[:40], "", ""},
+		{"a control batch", 10, appendTestBatch(appendTestBatch(nil, 10, 0x20, "marker"), 11, 0, "x"), "11:x@1000", ""},
+		{"bad CRC", 10, func() []byte { b := bytes.Clone(two); b[70] ^= 1; return b }(), "", "record batch at offset 10: CRC mismatch"},
+		{"message format v1", 10, func() []byte { b := bytes.Clone(two); b[16] = 1; return b }(), "", "message format v1"},
+		{"a record longer than its batch", 10, func() []byte {
+			b := appendTestBatch(nil, 10, 0, "abc")
+			b[61] = 0x7e // the first record's length: 63
+			binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
+			return b
+		}(), "", "record batch at offset 10: record 0 of 1: length 63"},
+	} {
+		got, err := parse(c.offset, c.b)
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.err)
+			continue
+		}
+		if c.err == "" && got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// FuzzRawFetchResponse: no response, however malformed, panics the parser
+// or makes it hand over an input outside the response.
+func FuzzRawFetchResponse(f *testing.F) {
+	resp := func(records []byte) []byte {
+		var b []byte
+		b = binary.BigEndian.AppendUint32(b, rawFetchCorrelationID)
+		b = binary.BigEndian.AppendUint32(b, 0) // throttle
+		b = binary.BigEndian.AppendUint32(b, 1)
+		b = appendString(b, "t")
+		b = binary.BigEndian.AppendUint32(b, 1)
+		b = binary.BigEndian.AppendUint32(b, 0)  // partition
+		b = binary.BigEndian.AppendUint16(b, 0)  // error
+		b = binary.BigEndian.AppendUint64(b, 20) // high watermark
+		b = binary.BigEndian.AppendUint64(b, 20)
+		b = binary.BigEndian.AppendUint64(b, 0)
+		b = binary.BigEndian.AppendUint32(b, 0) // no aborted transactions
+		b = binary.BigEndian.AppendUint32(b, uint32(len(records)))
+		return append(b, records...)
+	}
+	f.Add(resp(appendTestBatch(appendTestBatch(nil, 10, 0, "a", "b"), 12, 0x08, "c")))
+	f.Add(resp(appendTestBatch(nil, 0, 0x20, "m")))
+	f.Add(resp(nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := &rawFetch{topic: "t", buf: &fetched{}}
+		if err := r.parseResponse(b); err != nil {
+			return
+		}
+		if len(r.buf.arena) > 0 {
+			return // decompressed: the inputs may point into earlier arenas
+		}
+		for _, in := range r.buf.inputs {
+			for _, x := range [][]byte{in.Key, in.Value} {
+				if len(x) > 0 && !within(x, b) {
+					t.Fatalf("input at offset %d points outside the response", in.Offset)
+				}
+			}
+		}
+	})
+}
+
+// within reports whether x lies inside b's memory.
+func within(x, b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(x)))
+	return p >= lo && p+uintptr(len(x)) <= lo+uintptr(len(b))
+}
