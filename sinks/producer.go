@@ -1,7 +1,6 @@
 package sinks
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/protocol"
-	produceAPI "github.com/segmentio/kafka-go/protocol/produce"
 )
 
 // Producer writes a batch of messages and returns once all of them are
@@ -180,36 +177,13 @@ func (p *Producer) produceMany(ctx context.Context, parts []*partitionMsgs, msgs
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = int32(max(time.Until(dl).Milliseconds(), 1))
 	}
-	req := &produceAPI.Request{Acks: int16(kafka.RequireAll), Timeout: timeout}
-	topicAt := map[string]int{}
-	for _, g := range parts {
-		t, ok := topicAt[g.topic]
-		if !ok {
-			t = len(req.Topics)
-			topicAt[g.topic] = t
-			req.Topics = append(req.Topics, produceAPI.RequestTopic{Topic: g.topic})
-		}
-		req.Topics[t].Partitions = append(req.Topics[t].Partitions, produceAPI.RequestPartition{
-			Partition: int32(g.partition),
-			RecordSet: protocol.RecordSet{Attributes: protocol.Attributes(p.Compression) & 0x7, Records: recordsOf(msgs, g.idx, now)},
-		})
-	}
-	m, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, req)
-	res, ok := m.(*produceAPI.Response)
-	if err != nil || !ok {
+	req := &rawProduce{parts: parts, msgs: msgs, now: now, compression: p.Compression, timeoutMs: timeout}
+	if _, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, req); err != nil || req.parseErr != nil {
 		p.forget(parts)
 		return parts
 	}
-	acked := map[topicPartition]bool{}
-	for _, t := range res.Topics {
-		for _, rp := range t.Partitions {
-			if rp.ErrorCode == 0 {
-				acked[topicPartition{t.Topic, int(rp.Partition)}] = true
-			}
-		}
-	}
-	for _, g := range parts {
-		if !acked[g.topicPartition] {
+	for k, g := range parts {
+		if req.codes[k] != 0 {
 			failed = append(failed, g)
 		}
 	}
@@ -217,62 +191,6 @@ func (p *Producer) produceMany(ctx context.Context, parts []*partitionMsgs, msgs
 		p.forget(failed)
 	}
 	return failed
-}
-
-// recordsOf returns the records of the messages at idx. Each call makes new
-// ones: a request consumes their key and value readers. They come in one
-// allocation (kafka.NewRecordReader copies the records, and kafka.NewBytes
-// allocates a reader per key and per value).
-func recordsOf(msgs []kafka.Message, idx []int, now time.Time) kafka.RecordReader {
-	l := &recordList{entries: make([]recordEntry, len(idx))}
-	for k, i := range idx {
-		m, e := &msgs[i], &l.entries[k]
-		t := m.Time
-		if t.IsZero() {
-			t = now
-		}
-		e.rec = kafka.Record{Time: t, Key: e.key.of(m.Key), Value: e.value.of(m.Value), Headers: m.Headers}
-	}
-	return l
-}
-
-var (
-	_ kafka.RecordReader = (*recordList)(nil)
-	_ kafka.Bytes        = (*recordBytes)(nil)
-)
-
-// recordList reads its records in order, as kafka.NewRecordReader's does.
-type recordList struct {
-	entries []recordEntry
-	next    int
-}
-
-type recordEntry struct {
-	rec        kafka.Record
-	key, value recordBytes
-}
-
-func (l *recordList) ReadRecord() (*kafka.Record, error) {
-	if l.next >= len(l.entries) {
-		return nil, io.EOF
-	}
-	l.next++
-	return &l.entries[l.next-1].rec, nil
-}
-
-// recordBytes is the key or the value of a record being produced, as
-// kafka.NewBytes makes it.
-type recordBytes struct{ bytes.Reader }
-
-func (*recordBytes) Close() error { return nil }
-
-// of points r at b; nil stays nil (a record without a key).
-func (r *recordBytes) of(b []byte) kafka.Bytes {
-	if b == nil {
-		return nil
-	}
-	r.Reset(b)
-	return r
 }
 
 // forget drops what the Producer knows of the partitions' topics: their
@@ -311,20 +229,7 @@ func (p *Producer) produce(ctx context.Context, topic string, partition int, msg
 	backoff := 50 * time.Millisecond
 	var err error
 	for attempt := 1; attempt <= p.maxAttempts; attempt++ {
-		// Fresh records every attempt (a retry of the same ones sent empty
-		// records).
-		var res *kafka.ProduceResponse
-		res, err = p.client.Produce(ctx, &kafka.ProduceRequest{
-			Topic:        topic,
-			Partition:    partition,
-			RequiredAcks: kafka.RequireAll,
-			Records:      recordsOf(msgs, idx, now),
-			Compression:  p.Compression,
-		})
-		if err == nil && res.Error != nil {
-			err = res.Error
-		}
-		if err == nil {
+		if err = p.produceOnce(ctx, topic, partition, msgs, idx, now); err == nil {
 			return nil
 		}
 		if !retriable(err) || ctx.Err() != nil {
@@ -337,6 +242,35 @@ func (p *Producer) produce(ctx context.Context, topic string, partition int, msg
 		backoff = min(backoff*2, 2*time.Second)
 	}
 	return fmt.Errorf("sinks: produce %d records to %s/%d: %w", len(idx), topic, partition, err)
+}
+
+// produceOnce sends the messages at idx in one request, as kafka-go's
+// Client.Produce would: within the client's timeout, of which the broker
+// gets half to gather the acknowledgements.
+func (p *Producer) produceOnce(ctx context.Context, topic string, partition int, msgs []kafka.Message, idx []int, now time.Time) error {
+	if t := p.client.Timeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	timeout := int32(15_000)
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = int32(max(time.Until(dl).Milliseconds()/2, 1))
+	}
+	req := &rawProduce{parts: []*partitionMsgs{{topicPartition: topicPartition{topic, partition}, idx: idx}},
+		msgs: msgs, now: now, compression: p.Compression, timeoutMs: timeout}
+	if _, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, req); err != nil {
+		return err
+	}
+	switch {
+	case req.parseErr != nil:
+		return req.parseErr
+	case req.codes[0] == noAnswer:
+		return fmt.Errorf("the produce response has no answer for %s/%d", topic, partition)
+	case req.codes[0] != 0:
+		return kafka.Error(req.codes[0])
+	}
+	return nil
 }
 
 // retriable: the broker said try again (leader moving, not enough

@@ -2,47 +2,88 @@ package sinks
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 )
 
-// The records of a request cost two allocations whatever their number (the
-// records with their keys' and values' readers, and the list), and read
-// back as the messages.
-func TestRecordsOfAllocatesPerRequest(t *testing.T) {
+// appendBatch writes record batches that kafka-go's decoder (which checks
+// the CRC) reads back as the messages: keys, nil keys, values, headers,
+// timestamps (now for a message without one), with every codec.
+func TestAppendBatchReadsBack(t *testing.T) {
 	msgs := make([]kafka.Message, 100)
 	idx := make([]int, 0, 50)
+	base := time.UnixMilli(1_700_000_000_000)
 	for i := range msgs {
-		msgs[i] = kafka.Message{Key: []byte(fmt.Sprintf("user-%d", i)), Value: []byte(fmt.Sprintf(`{"n":%d}`, i))}
+		msgs[i] = kafka.Message{Key: []byte(fmt.Sprintf("user-%d", i)), Value: []byte(fmt.Sprintf(`{"n":%d}`, i)),
+			Time: base.Add(time.Duration(50-i) * time.Second)} // deltas below the first too
+		if i%7 == 0 {
+			msgs[i].Headers = []kafka.Header{{Key: "rekindle-reason", Value: []byte("invalid_json")}, {Key: "nil"}}
+		}
 		if i%2 == 1 {
 			idx = append(idx, i)
 		}
 	}
-	msgs[1].Key = nil // no key
-	now := time.Unix(1_700_000_000, 0)
-	if n := testing.AllocsPerRun(100, func() { recordsOf(msgs, idx, now) }); n > 2 {
-		t.Errorf("recordsOf: %.0f allocations for %d records, want at most 2", n, len(idx))
-	}
-	rr := recordsOf(msgs, idx, now)
-	for k, i := range idx {
-		r, err := rr.ReadRecord()
+	msgs[1].Key = nil
+	msgs[3].Time = time.Time{}
+	msgs[5].Value = nil
+	now := time.UnixMilli(1_800_000_000_000)
+	for name, codec := range Compressions {
+		b, err := appendBatch([]byte("prefix"), msgs, idx, now, codec)
 		if err != nil {
-			t.Fatalf("record %d: %v", k, err)
+			t.Fatalf("%s: %v", name, err)
 		}
-		var key []byte
-		if r.Key != nil {
-			key, _ = io.ReadAll(r.Key)
+		if string(b[:6]) != "prefix" {
+			t.Fatalf("%s: what was in the buffer changed", name)
 		}
-		val, _ := io.ReadAll(r.Value)
-		if !bytes.Equal(key, msgs[i].Key) || (r.Key == nil) != (msgs[i].Key == nil) || !bytes.Equal(val, msgs[i].Value) || !r.Time.Equal(now) {
-			t.Errorf("record %d: key %q value %q time %v, want %q %q %v", k, key, val, r.Time, msgs[i].Key, msgs[i].Value, now)
+		var rs protocol.RecordSet // read as in a fetch response: after its size
+		sized := binary.BigEndian.AppendUint32(nil, uint32(len(b)-6))
+		if _, err := rs.ReadFrom(bytes.NewReader(append(sized, b[6:]...))); err != nil {
+			t.Fatalf("%s: kafka-go reads the batch: %v", name, err)
+		}
+		if got := rs.Attributes.Compression(); int(got) != int(codec) {
+			t.Errorf("%s: batch compressed with %v", name, got)
+		}
+		for k, i := range idx {
+			r, err := rs.Records.ReadRecord()
+			if err != nil {
+				t.Fatalf("%s: record %d: %v", name, k, err)
+			}
+			m := msgs[i]
+			var key, val []byte
+			if r.Key != nil {
+				key, _ = io.ReadAll(r.Key)
+			}
+			if r.Value != nil {
+				val, _ = io.ReadAll(r.Value)
+			}
+			wantTime := m.Time
+			if wantTime.IsZero() {
+				wantTime = now
+			}
+			if r.Offset != int64(k) || !bytes.Equal(key, m.Key) || (r.Key == nil) != (m.Key == nil) ||
+				!bytes.Equal(val, m.Value) || (r.Value == nil) != (m.Value == nil) || !r.Time.Equal(wantTime) || len(r.Headers) != len(m.Headers) {
+				t.Fatalf("%s: record %d: offset %d key %q value %q time %v, %d headers; want %d %q %q %v, %d",
+					name, k, r.Offset, key, val, r.Time, len(r.Headers), k, m.Key, m.Value, wantTime, len(m.Headers))
+			}
+			for h := range r.Headers {
+				if r.Headers[h].Key != m.Headers[h].Key || !bytes.Equal(r.Headers[h].Value, m.Headers[h].Value) {
+					t.Fatalf("%s: record %d header %d: %+v, want %+v", name, k, h, r.Headers[h], m.Headers[h])
+				}
+			}
+		}
+		if _, err := rs.Records.ReadRecord(); err != io.EOF {
+			t.Errorf("%s: after the last record: %v, want io.EOF", name, err)
 		}
 	}
-	if _, err := rr.ReadRecord(); err != io.EOF {
-		t.Errorf("after the last record: %v, want io.EOF", err)
+	// Uncompressed into a buffer with room: no allocation at all.
+	buf := make([]byte, 0, 64<<10)
+	if n := testing.AllocsPerRun(100, func() { appendBatch(buf[:0], msgs, idx, now, 0) }); n > 0 {
+		t.Errorf("appendBatch: %.0f allocations, want none", n)
 	}
 }
