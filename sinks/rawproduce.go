@@ -11,6 +11,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
+
+	"github.com/rekindle/rekindle/sinks/kwire"
 )
 
 // rawProduce is one Produce request (version 3) for the partitions of one
@@ -43,11 +45,8 @@ type rawProduce struct {
 const (
 	rawProduceVersion       = 3
 	rawProduceCorrelationID = 0x7265_6b70 // "rekp"; the connection runs one request at a time
-	rawProduceClientID      = "rekindle"
 	noAnswer                = -1
 )
-
-var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
 // requestBuffers recycles the requests' bytes (up to MaxRequestBytes of
 // records each).
@@ -58,20 +57,7 @@ func (r *rawProduce) ApiKey() protocol.ApiKey { return protocol.Produce }
 // Broker routes the request to the leader of its first partition (the
 // Producer groups partitions by leader).
 func (r *rawProduce) Broker(cluster protocol.Cluster) (protocol.Broker, error) {
-	g := r.parts[0]
-	topic, ok := cluster.Topics[g.topic]
-	if !ok {
-		return protocol.Broker{ID: -1}, protocol.NewErrNoTopic(g.topic)
-	}
-	p, ok := topic.Partitions[int32(g.partition)]
-	if !ok {
-		return protocol.Broker{ID: -1}, protocol.NewErrNoPartition(g.topic, int32(g.partition))
-	}
-	b, ok := cluster.Brokers[p.Leader]
-	if !ok {
-		return protocol.Broker{ID: -1}, protocol.NewErrNoLeader(g.topic, int32(g.partition))
-	}
-	return b, nil
+	return kwire.Leader(cluster, r.parts[0].topic, int32(r.parts[0].partition))
 }
 
 // Required notes the negotiated Produce version: the exchange is always raw.
@@ -93,19 +79,8 @@ func (r *rawProduce) RawExchange(rw io.ReadWriter) (protocol.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := rw.Write(req); err != nil {
-		return nil, err
-	}
-	var size [4]byte
-	if _, err := io.ReadFull(rw, size[:]); err != nil {
-		return nil, err
-	}
-	n := int(binary.BigEndian.Uint32(size[:]))
-	if n < 4 || n > 16<<20 {
-		return nil, fmt.Errorf("produce response of %d bytes", n)
-	}
-	res := make([]byte, n)
-	if _, err := io.ReadFull(rw, res); err != nil {
+	res, err := kwire.Exchange(rw, req, nil, rawProduceCorrelationID, 16<<20)
+	if err != nil {
 		return nil, err
 	}
 	r.parseErr = r.parseResponse(res)
@@ -113,11 +88,7 @@ func (r *rawProduce) RawExchange(rw io.ReadWriter) (protocol.Message, error) {
 }
 
 func (r *rawProduce) appendRequest(b []byte) ([]byte, error) {
-	b = append(b, 0, 0, 0, 0) // size, set below
-	b = binary.BigEndian.AppendUint16(b, uint16(protocol.Produce))
-	b = binary.BigEndian.AppendUint16(b, rawProduceVersion)
-	b = binary.BigEndian.AppendUint32(b, rawProduceCorrelationID)
-	b = appendString(b, rawProduceClientID)
+	b = kwire.AppendHeader(b, protocol.Produce, rawProduceVersion, rawProduceCorrelationID)
 	b = binary.BigEndian.AppendUint16(b, 0xFFFF) // no transactional id
 	b = binary.BigEndian.AppendUint16(b, 0xFFFF) // acks=all (-1)
 	b = binary.BigEndian.AppendUint32(b, uint32(r.timeoutMs))
@@ -130,7 +101,7 @@ func (r *rawProduce) appendRequest(b []byte) ([]byte, error) {
 	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(topics)))
 	for _, t := range topics {
-		b = appendString(b, t)
+		b = kwire.AppendString(b, t)
 		n := 0
 		for _, g := range r.parts {
 			if g.topic == t {
@@ -152,8 +123,7 @@ func (r *rawProduce) appendRequest(b []byte) ([]byte, error) {
 			binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 		}
 	}
-	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
-	return b, nil
+	return kwire.Finish(b), nil
 }
 
 func containsString(s []string, x string) bool {
@@ -163,11 +133,6 @@ func containsString(s []string, x string) bool {
 		}
 	}
 	return false
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
-	return append(b, s...)
 }
 
 // appendBatch appends one record batch (message format v2) of the messages
@@ -221,7 +186,7 @@ func appendBatch(b []byte, msgs []kafka.Message, idx []int, now time.Time, codec
 		b = w.b
 	}
 	binary.BigEndian.PutUint32(b[start+8:], uint32(len(b)-start-12))
-	binary.BigEndian.PutUint32(b[start+17:], crc32.Checksum(b[start+21:], crc32c))
+	binary.BigEndian.PutUint32(b[start+17:], crc32.Checksum(b[start+21:], kwire.CRC32C))
 	return b, nil
 }
 
@@ -299,7 +264,8 @@ func (x pooled) release() { requestBuffers.Put(x.p) }
 
 var errShortProduceResponse = errors.New("produce response ends early")
 
-// parseResponse reads a Produce v3 response (after its size) into r.codes.
+// parseResponse reads a Produce v3 response (after its size and
+// correlation id) into r.codes.
 func (r *rawProduce) parseResponse(b []byte) error {
 	r.codes = make([]int16, len(r.parts))
 	for i := range r.codes {
@@ -307,14 +273,11 @@ func (r *rawProduce) parseResponse(b []byte) error {
 	}
 	i := 0
 	need := func(n int) bool { return len(b)-i >= n }
-	if !need(8) {
+	if !need(4) {
 		return errShortProduceResponse
 	}
-	if id := binary.BigEndian.Uint32(b[i:]); id != rawProduceCorrelationID {
-		return fmt.Errorf("produce response for correlation id %#x, want %#x", id, rawProduceCorrelationID)
-	}
-	topics := int(int32(binary.BigEndian.Uint32(b[i+4:])))
-	i += 8
+	topics := int(int32(binary.BigEndian.Uint32(b)))
+	i += 4
 	for range max(topics, 0) {
 		if !need(2) {
 			return errShortProduceResponse

@@ -9,6 +9,8 @@ import (
 
 	"github.com/segmentio/kafka-go/compress"
 	"github.com/segmentio/kafka-go/protocol"
+
+	"github.com/rekindle/rekindle/sinks/kwire"
 )
 
 // rawFetch is one Fetch request (version 5) for one partition that reads
@@ -51,32 +53,17 @@ type rawFetch struct {
 const (
 	rawFetchVersion       = 5
 	rawFetchCorrelationID = 0x7265_6b69 // "reki"; the connection runs one request at a time
-	rawFetchClientID      = "rekindle"
 	// batchHeaderLen: a record batch's fixed fields, baseOffset to
 	// recordsCount.
 	batchHeaderLen = 61
 )
-
-var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
 func (r *rawFetch) ApiKey() protocol.ApiKey { return protocol.Fetch }
 
 // Broker routes the request to the partition's leader, as kafka-go's own
 // fetch request does.
 func (r *rawFetch) Broker(cluster protocol.Cluster) (protocol.Broker, error) {
-	topic, ok := cluster.Topics[r.topic]
-	if !ok {
-		return protocol.Broker{ID: -1}, protocol.NewErrNoTopic(r.topic)
-	}
-	p, ok := topic.Partitions[r.partition]
-	if !ok {
-		return protocol.Broker{ID: -1}, protocol.NewErrNoPartition(r.topic, r.partition)
-	}
-	b, ok := cluster.Brokers[p.Leader]
-	if !ok {
-		return protocol.Broker{ID: -1}, protocol.NewErrNoLeader(r.topic, r.partition)
-	}
-	return b, nil
+	return kwire.Leader(cluster, r.topic, r.partition)
 }
 
 // Required notes the negotiated Fetch version: the exchange is always raw.
@@ -93,23 +80,9 @@ func (r *rawFetch) RawExchange(rw io.ReadWriter) (protocol.Message, error) {
 		return nil, fmt.Errorf("the broker serves Fetch up to version %d; rekindle needs version %d (Kafka 1.0 or later)", r.version, rawFetchVersion)
 	}
 	buf := r.buf
-	req := r.appendRequest(buf.raw[:0])
-	if _, err := rw.Write(req); err != nil {
-		return nil, err
-	}
-	var size [4]byte
-	if _, err := io.ReadFull(rw, size[:]); err != nil {
-		return nil, err
-	}
-	n := int(binary.BigEndian.Uint32(size[:]))
-	if n < 4 || n > 1<<30 {
-		return nil, fmt.Errorf("fetch response of %d bytes", n)
-	}
-	if cap(buf.raw) < n {
-		buf.raw = make([]byte, n+n/4)
-	}
-	buf.raw = buf.raw[:n]
-	if _, err := io.ReadFull(rw, buf.raw); err != nil {
+	var err error
+	buf.raw, err = kwire.Exchange(rw, r.appendRequest(buf.raw[:0]), buf.raw, rawFetchCorrelationID, 1<<30)
+	if err != nil {
 		return nil, err
 	}
 	r.parseErr = r.parseResponse(buf.raw)
@@ -117,30 +90,20 @@ func (r *rawFetch) RawExchange(rw io.ReadWriter) (protocol.Message, error) {
 }
 
 func (r *rawFetch) appendRequest(b []byte) []byte {
-	b = append(b, 0, 0, 0, 0) // size, set below
-	b = binary.BigEndian.AppendUint16(b, uint16(protocol.Fetch))
-	b = binary.BigEndian.AppendUint16(b, rawFetchVersion)
-	b = binary.BigEndian.AppendUint32(b, rawFetchCorrelationID)
-	b = appendString(b, rawFetchClientID)
+	b = kwire.AppendHeader(b, protocol.Fetch, rawFetchVersion, rawFetchCorrelationID)
 	b = binary.BigEndian.AppendUint32(b, 0xFFFF_FFFF) // replica id -1: a consumer
 	b = binary.BigEndian.AppendUint32(b, uint32(r.maxWaitMs))
 	b = binary.BigEndian.AppendUint32(b, 1) // min bytes
 	b = binary.BigEndian.AppendUint32(b, uint32(r.maxBytes))
 	b = append(b, 0)                        // isolation level: read uncommitted
 	b = binary.BigEndian.AppendUint32(b, 1) // one topic
-	b = appendString(b, r.topic)
+	b = kwire.AppendString(b, r.topic)
 	b = binary.BigEndian.AppendUint32(b, 1) // one partition
 	b = binary.BigEndian.AppendUint32(b, uint32(r.partition))
 	b = binary.BigEndian.AppendUint64(b, uint64(r.offset))
 	b = binary.BigEndian.AppendUint64(b, 0xFFFF_FFFF_FFFF_FFFF) // log start offset -1: a consumer
 	b = binary.BigEndian.AppendUint32(b, uint32(r.maxBytes))
-	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
-	return b
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
-	return append(b, s...)
+	return kwire.Finish(b)
 }
 
 // wire reads the fields of a response; the first read past the end sets
@@ -219,13 +182,10 @@ func (w *wire) bytes() []byte {
 
 var errShortResponse = errors.New("fetch response ends early")
 
-// parseResponse reads a Fetch v5 response (after its size) for r's one
-// partition and appends its records to r.buf.
+// parseResponse reads a Fetch v5 response (after its size and correlation
+// id) for r's one partition and appends its records to r.buf.
 func (r *rawFetch) parseResponse(b []byte) error {
 	w := &wire{b: b}
-	if id := uint32(w.int32()); id != rawFetchCorrelationID && !w.short {
-		return fmt.Errorf("fetch response for correlation id %#x, want %#x", id, rawFetchCorrelationID)
-	}
 	w.int32() // throttle time
 	topics := w.int32()
 	var records []byte
@@ -289,7 +249,7 @@ func (r *rawFetch) parseRecords(b []byte) error {
 		if magic := batch[16]; magic != 2 {
 			return fmt.Errorf("record batch at offset %d is in message format v%d; rekindle reads only v2 (Kafka 0.11 and later)", base, magic)
 		}
-		if crc := binary.BigEndian.Uint32(batch[17:21]); crc32.Checksum(batch[21:], crc32c) != crc {
+		if crc := binary.BigEndian.Uint32(batch[17:21]); crc32.Checksum(batch[21:], kwire.CRC32C) != crc {
 			return fmt.Errorf("record batch at offset %d: CRC mismatch", base)
 		}
 		attrs := binary.BigEndian.Uint16(batch[21:23])

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rekindle/rekindle/sinks/broker"
+	"github.com/rekindle/rekindle/sinks/kwire"
 )
 
 // readInputs runs a fetcher on topic/0 from offset 0 until it has handed
@@ -261,10 +262,9 @@ func TestRawFetchBatches(t *testing.T) {
 func FuzzRawFetchResponse(f *testing.F) {
 	resp := func(records []byte) []byte {
 		var b []byte
-		b = binary.BigEndian.AppendUint32(b, rawFetchCorrelationID)
 		b = binary.BigEndian.AppendUint32(b, 0) // throttle
 		b = binary.BigEndian.AppendUint32(b, 1)
-		b = appendString(b, "t")
+		b = kwire.AppendString(b, "t")
 		b = binary.BigEndian.AppendUint32(b, 1)
 		b = binary.BigEndian.AppendUint32(b, 0)  // partition
 		b = binary.BigEndian.AppendUint16(b, 0)  // error
