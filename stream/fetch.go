@@ -137,7 +137,7 @@ func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64,
 	from := offset
 	if offset < 0 {
 		// kafka.FirstOffset: ask where the log starts.
-		first, err := f.firstOffset(ctx)
+		first, _, err := f.bounds(ctx)
 		if err != nil {
 			return offset, fmt.Errorf("stream: fetch %s/%d: the log's first offset: %w", f.topic, f.partition, err)
 		}
@@ -169,19 +169,32 @@ func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64,
 	}
 	if req.errorCode != 0 {
 		ferr := kafka.Error(req.errorCode)
-		if ferr == kafka.OffsetOutOfRange && from >= 0 && from < req.logStartOffset {
+		if ferr != kafka.OffsetOutOfRange || from < 0 {
+			return offset, fmt.Errorf("stream: fetch %s/%d at offset %d: %w", f.topic, f.partition, from, ferr)
+		}
+		// Kafka leaves the log's bounds out of this answer (-1); a broker
+		// that gives them saves asking.
+		logStart, end := req.logStartOffset, req.highWatermark
+		if logStart < 0 || end < 0 {
+			var err error
+			if logStart, end, err = f.bounds(ctx); err != nil {
+				return offset, fmt.Errorf("stream: fetch %s/%d at offset %d: %w (and the log's bounds: %w)", f.topic, f.partition, from, ferr, err)
+			}
+		}
+		switch {
+		case from < logStart:
 			// The records between are gone (retention): nothing can bring
 			// them back. Say so and go on from the oldest that exists.
 			f.log.Error("input records deleted by retention before they were processed; resuming at the oldest",
-				"topic", f.topic, "partition", f.partition, "offset", from, "log_start", req.logStartOffset,
-				"lost", req.logStartOffset-from)
-			buf.next, buf.lost = req.logStartOffset, req.logStartOffset-from
-			return req.logStartOffset, nil
+				"topic", f.topic, "partition", f.partition, "offset", from, "log_start", logStart,
+				"lost", logStart-from)
+			buf.next, buf.lost = logStart, logStart-from
+			return logStart, nil
+		case from > end:
+			return offset, &StateAheadError{Topic: f.topic, Partition: f.partition, Offset: from, End: end}
 		}
-		if ferr == kafka.OffsetOutOfRange && from >= 0 && req.highWatermark >= 0 && from > req.highWatermark {
-			return offset, &StateAheadError{Topic: f.topic, Partition: f.partition, Offset: from, End: req.highWatermark}
-		}
-		return offset, fmt.Errorf("stream: fetch %s/%d at offset %d: %w", f.topic, f.partition, from, ferr)
+		// In the log after all (it moved meanwhile): the next fetch retries.
+		return offset, fmt.Errorf("stream: fetch %s/%d at offset %d: %w (the log holds %d to %d now)", f.topic, f.partition, from, ferr, logStart, end)
 	}
 	next := from
 	if n := len(buf.inputs); n > 0 {
@@ -197,21 +210,22 @@ func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64,
 	return next, nil
 }
 
-// firstOffset returns the offset of the first record in the partition's log.
-func (f *fetcher) firstOffset(ctx context.Context) (int64, error) {
+// bounds returns the offset of the first record in the partition's log and
+// the offset after its last (its end, the high watermark).
+func (f *fetcher) bounds(ctx context.Context) (first, end int64, err error) {
 	res, err := f.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
-		Topics: map[string][]kafka.OffsetRequest{f.topic: {kafka.FirstOffsetOf(int(f.partition))}},
+		Topics: map[string][]kafka.OffsetRequest{f.topic: {kafka.FirstOffsetOf(int(f.partition)), kafka.LastOffsetOf(int(f.partition))}},
 	})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	for _, p := range res.Topics[f.topic] {
 		if p.Partition == int(f.partition) {
 			if p.Error != nil {
-				return 0, p.Error
+				return 0, 0, p.Error
 			}
-			return p.FirstOffset, nil
+			return p.FirstOffset, p.LastOffset, nil
 		}
 	}
-	return 0, fmt.Errorf("no offsets for partition %d in the response", f.partition)
+	return 0, 0, fmt.Errorf("no offsets for partition %d in the response", f.partition)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -14,7 +15,9 @@ import (
 	"unsafe"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/rekindle/rekindle/sinks/broker"
 	"github.com/rekindle/rekindle/sinks/kwire"
@@ -304,4 +307,73 @@ func within(x, b []byte) bool {
 	lo := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(x)))
 	return p >= lo && p+uintptr(len(x)) <= lo+uintptr(len(b))
+}
+
+// TestOutOfRangeWithoutTheLogsBounds: Kafka answers a fetch out of the log's
+// range with OFFSET_OUT_OF_RANGE and -1 for the log's start and end (kfake
+// gives them; the test blanks them as Kafka does): the fetcher asks for the
+// bounds, and resumes at the log's start when retention deleted what it
+// asked for, or reports the state ahead of the log when it asked past its
+// end.
+func TestOutOfRangeWithoutTheLogsBounds(t *testing.T) {
+	b, err := broker.Start(broker.Options{Partitions: 1, Topics: []string{"in"}, RetentionBytes: 4 << 10, RetentionCheck: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "in", RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond, BatchSize: 10, Balancer: &kafka.LeastBytes{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := 0; i < 200; i += 10 { // batches of 10, retention deletes whole ones
+		var msgs []kafka.Message
+		for j := i; j < i+10; j++ {
+			msgs = append(msgs, kafka.Message{Value: []byte(fmt.Sprintf("record %03d %s", j, strings.Repeat("x", 100)))})
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	b.Cluster().ApplyRetention()
+	client := &kafka.Client{Addr: kafka.TCP(b.Addrs()...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	f := newFetcher(client, "in", 0, 64<<10, 20*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logStart, end, err := f.bounds(ctx)
+	if err != nil || logStart <= 0 || end != 200 {
+		t.Fatalf("log %d to %d (%v); want retention to have deleted its start, and 200 records", logStart, end, err)
+	}
+	blanked := 0
+	b.Cluster().ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		b.Cluster().KeepControl()
+		req := kreq.(*kmsg.FetchRequest)
+		off := req.Topics[0].Partitions[0].FetchOffset
+		if off >= logStart && off <= end {
+			return nil, nil, false
+		}
+		blanked++
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.Version = req.Version
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic = "in"
+		rp := kmsg.NewFetchResponseTopicPartition()
+		rp.ErrorCode = kerr.OffsetOutOfRange.Code
+		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		resp.Topics = append(resp.Topics, rt)
+		return resp, nil, true
+	})
+
+	buf := &fetched{}
+	next, err := f.fetch(ctx, 3, buf)
+	if err != nil || next != logStart || buf.lost != logStart-3 || buf.next != logStart {
+		t.Errorf("fetch from 3: next %d, lost %d (%v); want to resume at %d with %d lost", next, buf.lost, err, logStart, logStart-3)
+	}
+	_, err = f.fetch(ctx, 500, buf)
+	var ahead *StateAheadError
+	if !errors.As(err, &ahead) || ahead.Offset != 500 || ahead.End != 200 {
+		t.Errorf("fetch from 500: %v; want the state ahead of the log's end, 200", err)
+	}
+	if blanked != 2 {
+		t.Errorf("%d fetches answered without the bounds, want 2", blanked)
+	}
 }
