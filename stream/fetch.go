@@ -55,8 +55,9 @@ type fetched struct {
 	err  error
 }
 
-// fetcher reads one partition with kafka-go's Client.Fetch, a whole fetch
-// response at a time: no per-record channel hop (kafka-go's Reader has one),
+// fetcher reads one partition a whole fetch response at a time (rawFetch,
+// over kafka-go's connections): no per-record channel hop (kafka-go's Reader
+// has one),
 // and a batch is whatever arrived, so a lone event is processed at once
 // instead of waiting for a batch to fill. One fetch is in flight while the
 // worker processes the previous one.
