@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/compress"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -210,6 +211,25 @@ func appendTestBatch(b []byte, base int64, attrs uint16, values ...string) []byt
 	return append(b, h...)
 }
 
+// compressTestBatch returns batch (one from appendTestBatch) with its
+// records compressed with codec, its attributes, length and CRC to match.
+func compressTestBatch(t testing.TB, batch []byte, codec compress.Compression) []byte {
+	t.Helper()
+	var z bytes.Buffer
+	zw := codec.Codec().NewWriter(&z)
+	if _, err := zw.Write(batch[61:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := append(bytes.Clone(batch[:61]), z.Bytes()...)
+	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
+	binary.BigEndian.PutUint16(b[21:], binary.BigEndian.Uint16(b[21:])|uint16(codec))
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return b
+}
+
 // TestRawFetchBatches checks the record batch rules on batches written by
 // hand: offsets, timestamps (create time and log-append time), records
 // before the offset asked for, a batch cut short at the end, a control
@@ -239,6 +259,8 @@ func TestRawFetchBatches(t *testing.T) {
 		{"from inside the first", 12, two, "12:c@1020 13:d@5000 14:e@5000", ""},
 		{"the second cut short", 10, two[:len(two)-3], "10:a@1000 11:b@1010 12:c@1020", ""},
 		{"only a batch's start", 10, two[:40], "", ""},
+		{"compressed", 10, append(compressTestBatch(t, appendTestBatch(nil, 10, 0, "a", "b", "c"), compress.Lz4),
+			compressTestBatch(t, appendTestBatch(nil, 13, 0, "d"), compress.Zstd)...), "10:a@1000 11:b@1010 12:c@1020 13:d@1000", ""},
 		{"a control batch", 10, appendTestBatch(appendTestBatch(nil, 10, 0x20, "marker"), 11, 0, "x"), "11:x@1000", ""},
 		{"bad CRC", 10, func() []byte { b := bytes.Clone(two); b[70] ^= 1; return b }(), "", "record batch at offset 10: CRC mismatch"},
 		{"message format v1", 10, func() []byte { b := bytes.Clone(two); b[16] = 1; return b }(), "", "message format v1"},
@@ -279,6 +301,9 @@ func FuzzRawFetchResponse(f *testing.F) {
 		return append(b, records...)
 	}
 	f.Add(resp(appendTestBatch(appendTestBatch(nil, 10, 0, "a", "b"), 12, 0x08, "c")))
+	for _, codec := range []compress.Compression{compress.Gzip, compress.Snappy, compress.Lz4, compress.Zstd} {
+		f.Add(resp(compressTestBatch(f, appendTestBatch(nil, 0, 0, "a", "bb", "ccc"), codec)))
+	}
 	f.Add(resp(appendTestBatch(nil, 0, 0x20, "m")))
 	f.Add(resp(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
