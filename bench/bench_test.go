@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -244,6 +245,9 @@ func TestQuickBenchRuns(t *testing.T) {
 	}
 	if !strings.Contains(table.String(), "host: reference work ") || !strings.Contains(table.String(), "µs per page of memory touched for the first time") {
 		t.Errorf("table does not say how fast the host was:\n%s", table.String())
+	}
+	if !regexp.MustCompile(`\n  CPU +[0-9.]+ CPU-s \(process, broker included if embedded\): [0-9.]+ of [0-9]+ cores busy\n`).MatchString(table.String()) {
+		t.Errorf("table does not say how busy the cores were in e2e:\n%s", table.String())
 	}
 	if !strings.Contains(table.String(), ", the median of 3: ") {
 		t.Errorf("table does not show the pipeline's passes:\n%s", table.String())

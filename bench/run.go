@@ -699,7 +699,7 @@ func (r *Results) WriteTable(w io.Writer) {
 			row("left on the cluster", "%s", strings.Join(x.LeftOnCluster, ", "))
 		}
 		row("events/s", "%.0f  (%.2fs after %.2fs group join)", x.EventsPerSecond, x.Seconds, x.GroupJoinSeconds)
-		row("CPU", "%.2f CPU-s (process, broker included if embedded)", x.CPUSeconds)
+		row("CPU", "%.2f CPU-s (process, broker included if embedded): %.2f of %d cores busy", x.CPUSeconds, x.CPUSeconds/max(x.Seconds, 1e-9), r.Env.NumCPU)
 		row("page faults", "%s", faultsText(x.MinorFaults, x.Processed, x.CPUSeconds, e.Host))
 		row("workers' time", "%s", x.Workers)
 		row("users not cached", "%d, of which %d read from the state store (%d ruled out by the filter of stored users)", x.CacheMisses, x.StoreReads, x.CacheMisses-x.StoreReads)
