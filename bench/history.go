@@ -61,6 +61,7 @@ func WriteHistory(w io.Writer, runs []Results, last int) {
 		}
 		byMachine[m] = append(byMachine[m], r)
 	}
+	passes := false // a run shown whose pipeline made several passes
 	if len(runs) == 0 {
 		fmt.Fprintln(w, "no runs recorded")
 		return
@@ -79,12 +80,16 @@ func WriteHistory(w io.Writer, runs []Results, last int) {
 		fmt.Fprintf(w, "  %-16s %-14s %6s %7s  %-13s %-9s %-7s %-26s %-15s %s\n",
 			"time (UTC)", "git", "ref ms", "page µs", "pipeline/core", "e2e/s", "/ceil", "p99 decision at offered/s", "RSS at users", "restore")
 		for _, r := range rs {
+			passes = passes || r.Pipeline != nil && len(r.Pipeline.Runs) > 1
 			fmt.Fprintf(w, "  %-16s %-14s %6s %7s  %-13s %-9s %-7s %-26s %-15s %s%s\n",
 				historyTime(r.Env.Time),
 				r.Env.GitDescribe, historyRef(r.Env.Host), historyFreshPage(r.Env.Host), historyPipeline(r.Pipeline), historyE2E(r.E2E),
 				historyRatio(r.Ceiling), historyLatency(r.E2E), historyMemory(r.Memory), historyRestore(r.Restore),
 				historyNotes(&r))
 		}
+	}
+	if passes {
+		fmt.Fprintln(w, "\npipeline/core: the median of the passes in brackets (a single pass before the twelfth session)")
 	}
 }
 
@@ -139,9 +144,14 @@ func historyFreshPage(h *HostSpeed) string {
 	return fmt.Sprintf("%.1f", (h.FreshPageStartUs+h.FreshPageEndUs)/2)
 }
 
+// historyPipeline is the pipeline's events/s per core, with the number of
+// passes it is the median of, when more than one (see historyLegend).
 func historyPipeline(p *PipelineResult) string {
-	if p == nil {
+	switch {
+	case p == nil:
 		return "-"
+	case len(p.Runs) > 1:
+		return fmt.Sprintf("%.0f (%d)", p.EventsPerCPUSecond, len(p.Runs))
 	}
 	return fmt.Sprintf("%.0f", p.EventsPerCPUSecond)
 }

@@ -14,7 +14,7 @@ func TestHistoryTablesPerMachine(t *testing.T) {
 	}
 	runs := []Results{
 		{Env: env("AMD EPYC", "2026-12-01T01:00:00Z"), Events: DefaultEvents, Population: DefaultGeneratorUsers,
-			Pipeline: &PipelineResult{EventsPerCPUSecond: 601234},
+			Pipeline: &PipelineResult{EventsPerCPUSecond: 601234, Runs: make([]PipelineRun, 3), Pass: 2},
 			E2E:      &E2EResult{EventsPerSecond: 456000, LatencyResult: LatencyResult{LatencyProduced: 1, P99Ms: 74.8, OfferedPerSec: 226825}},
 			Ceiling:  &CeilingResult{Ratio: 0.49},
 			Memory:   &MemoryResult{Users: 10_000_000, RSSBytes: 943e6},
@@ -41,7 +41,8 @@ func TestHistoryTablesPerMachine(t *testing.T) {
 	for _, want := range []string{
 		"AMD EPYC, 2 CPUs, GOMAXPROCS 2, linux/amd64: 2 runs\n",
 		"Intel Xeon, 2 CPUs, GOMAXPROCS 2, linux/amd64: 1 runs\n",
-		"2026-12-01 01:00 abc1234             -       -  601234        456000    0.49    74.8 ms at 226825          943 MB at 10M   0.55 s at 1M\n",
+		"2026-12-01 01:00 abc1234             -       -  601234 (3)    456000    0.49    74.8 ms at 226825          943 MB at 10M   0.55 s at 1M\n",
+		"\npipeline/core: the median of the passes in brackets",
 		"2026-12-01 03:00 abc1234           100     3.0  -",
 		"(traffic shaped)",
 		"(quick, 50k events, population 2M)",
@@ -56,7 +57,7 @@ func TestHistoryTablesPerMachine(t *testing.T) {
 	}
 	b.Reset()
 	WriteHistory(&b, read, 1)
-	if out := b.String(); strings.Contains(out, "01:00 abc") || !strings.Contains(out, "2 runs, the last 1") {
+	if out := b.String(); strings.Contains(out, "01:00 abc") || !strings.Contains(out, "2 runs, the last 1") || strings.Contains(out, "in brackets") {
 		t.Errorf("the last run of each machine only:\n%s", out)
 	}
 
