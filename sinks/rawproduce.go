@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -95,7 +96,7 @@ func (r *rawProduce) appendRequest(b []byte) ([]byte, error) {
 	// Topics, each with its partitions, in the order they first come.
 	var topics []string
 	for _, g := range r.parts {
-		if !containsString(topics, g.topic) {
+		if !slices.Contains(topics, g.topic) {
 			topics = append(topics, g.topic)
 		}
 	}
@@ -124,15 +125,6 @@ func (r *rawProduce) appendRequest(b []byte) ([]byte, error) {
 		}
 	}
 	return kwire.Finish(b), nil
-}
-
-func containsString(s []string, x string) bool {
-	for _, v := range s {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // appendBatch appends one record batch (message format v2) of the messages
