@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -41,7 +42,7 @@ type fetched struct {
 	// into one or the other.
 	raw    []byte
 	arena  []byte
-	reader *bytesReader
+	reader *bytes.Reader
 	// next is the offset after the last input (or the offset fetched from
 	// when there is none).
 	next int64
@@ -197,12 +198,11 @@ func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64,
 		// In the log after all (it moved meanwhile): the next fetch retries.
 		return offset, fmt.Errorf("stream: fetch %s/%d at offset %d: %w (the log holds %d to %d now)", f.topic, f.partition, from, ferr, logStart, end)
 	}
-	next := from
-	if n := len(buf.inputs); n > 0 {
-		next = buf.inputs[n-1].Offset + 1
-	}
+	// Past the last whole batch, transaction markers included: a partition
+	// whose log ends with a marker is not fetched at the marker forever.
+	next := max(from, req.next)
 	buf.next = next
-	if offset < 0 && len(buf.inputs) == 0 {
+	if offset < 0 && next == from {
 		// Nothing read yet from kafka.FirstOffset: the partition is empty
 		// or everything in it lies ahead.
 		buf.next = offset

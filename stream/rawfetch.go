@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -45,6 +46,10 @@ type rawFetch struct {
 	errorCode      int16
 	highWatermark  int64
 	logStartOffset int64
+	// next is the offset after the last whole batch of the response, data
+	// or control (0 when none): a fetch that found only transaction
+	// markers, or records before the offset asked for, still moves on.
+	next int64
 	// parseErr: the response was read whole (the connection is still in
 	// step) but its content is not what it should be.
 	parseErr error
@@ -253,6 +258,7 @@ func (r *rawFetch) parseRecords(b []byte) error {
 			return fmt.Errorf("record batch at offset %d: CRC mismatch", base)
 		}
 		attrs := binary.BigEndian.Uint16(batch[21:23])
+		r.next = max(r.next, base+int64(int32(binary.BigEndian.Uint32(batch[23:27])))+1)
 		if attrs&0x20 != 0 {
 			continue // a control batch: transaction markers, not records
 		}
@@ -302,9 +308,9 @@ func (r *rawFetch) parseRecords(b []byte) error {
 func (r *rawFetch) decompress(codec compress.Compression, data []byte) ([]byte, error) {
 	buf := r.buf
 	if buf.reader == nil {
-		buf.reader = new(bytesReader)
+		buf.reader = new(bytes.Reader)
 	}
-	buf.reader.b = data
+	buf.reader.Reset(data)
 	zr := codec.Codec().NewReader(buf.reader)
 	defer zr.Close()
 	start := len(buf.arena)
@@ -326,17 +332,4 @@ func (r *rawFetch) decompress(codec compress.Compression, data []byte) ([]byte, 
 		}
 	}
 	return buf.arena[start:len(buf.arena):len(buf.arena)], nil
-}
-
-// bytesReader reads a byte slice (a bytes.Reader without Seek and the rest,
-// reused across batches).
-type bytesReader struct{ b []byte }
-
-func (r *bytesReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
 }

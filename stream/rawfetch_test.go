@@ -148,6 +148,17 @@ func TestRawFetchSkipsTransactionMarkers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The log ends with a marker (offset 11): a fetch there hands over
+	// nothing and moves past it, instead of fetching it again and again.
+	{
+		client := &kafka.Client{Addr: kafka.TCP(b.Addrs()...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+		f := newFetcher(client, "tx", 0, 64<<10, 20*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		buf := &fetched{}
+		next, err := f.fetch(ctx, 11, buf)
+		if err != nil || len(buf.inputs) != 0 || next != 12 || buf.next != 12 {
+			t.Fatalf("fetch at the last marker: %d inputs, next %d/%d (%v); want none and 12", len(buf.inputs), next, buf.next, err)
+		}
+	}
 	// One more record outside any transaction, after the last marker: the
 	// fetcher must get past every marker to reach it.
 	cl2, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.DefaultProduceTopic("tx"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -245,7 +256,7 @@ func TestRawFetchBatches(t *testing.T) {
 	parse := func(offset int64, b []byte) (string, error) {
 		r := &rawFetch{topic: "t", offset: offset, buf: &fetched{}}
 		err := r.parseRecords(b)
-		return values(r.buf), err
+		return fmt.Sprintf("%s next %d", values(r.buf), r.next), err
 	}
 	two := appendTestBatch(appendTestBatch(nil, 10, 0, "a", "b", "c"), 13, 0x08, "d", "e")
 	for _, c := range []struct {
@@ -255,13 +266,14 @@ func TestRawFetchBatches(t *testing.T) {
 		want   string
 		err    string
 	}{
-		{"two batches", 10, two, "10:a@1000 11:b@1010 12:c@1020 13:d@5000 14:e@5000", ""},
-		{"from inside the first", 12, two, "12:c@1020 13:d@5000 14:e@5000", ""},
-		{"the second cut short", 10, two[:len(two)-3], "10:a@1000 11:b@1010 12:c@1020", ""},
-		{"only a batch's start", 10, two[:40], "", ""},
+		{"two batches", 10, two, "10:a@1000 11:b@1010 12:c@1020 13:d@5000 14:e@5000 next 15", ""},
+		{"from inside the first", 12, two, "12:c@1020 13:d@5000 14:e@5000 next 15", ""},
+		{"the second cut short", 10, two[:len(two)-3], "10:a@1000 11:b@1010 12:c@1020 next 13", ""},
+		{"only a batch's start", 10, two[:40], " next 0", ""},
 		{"compressed", 10, append(compressTestBatch(t, appendTestBatch(nil, 10, 0, "a", "b", "c"), compress.Lz4),
-			compressTestBatch(t, appendTestBatch(nil, 13, 0, "d"), compress.Zstd)...), "10:a@1000 11:b@1010 12:c@1020 13:d@1000", ""},
-		{"a control batch", 10, appendTestBatch(appendTestBatch(nil, 10, 0x20, "marker"), 11, 0, "x"), "11:x@1000", ""},
+			compressTestBatch(t, appendTestBatch(nil, 13, 0, "d"), compress.Zstd)...), "10:a@1000 11:b@1010 12:c@1020 13:d@1000 next 14", ""},
+		{"a control batch", 10, appendTestBatch(appendTestBatch(nil, 10, 0x20, "marker"), 11, 0, "x"), "11:x@1000 next 12", ""},
+		{"only a control batch", 10, appendTestBatch(nil, 10, 0x20, "marker"), " next 11", ""},
 		{"bad CRC", 10, func() []byte { b := bytes.Clone(two); b[70] ^= 1; return b }(), "", "record batch at offset 10: CRC mismatch"},
 		{"message format v1", 10, func() []byte { b := bytes.Clone(two); b[16] = 1; return b }(), "", "message format v1"},
 		{"a record longer than its batch", 10, func() []byte {
