@@ -67,6 +67,12 @@ type LoaderConfig struct {
 	// Logger receives sink failures and skipped messages (default
 	// slog.Default()).
 	Logger *slog.Logger
+	// ReadCommitted reads up to the last stable offset of each partition
+	// (isolation level read_committed). kafka-go's Reader passes the level
+	// on but does not skip the records of aborted transactions
+	// (segmentio/kafka-go#1332): with it they still reach the events
+	// table, unlike the processor, which skips them.
+	ReadCommitted bool
 }
 
 func (c LoaderConfig) withDefaults() LoaderConfig {
@@ -244,6 +250,10 @@ func NewLoader(cfg LoaderConfig, sink RowSink) (*Loader, error) {
 		routes: routes,
 		stop:   make(chan struct{}),
 	}
+	isolation := kafka.ReadUncommitted
+	if cfg.ReadCommitted {
+		isolation = kafka.ReadCommitted
+	}
 	l.reader = kafka.NewReader(kafka.ReaderConfig{
 		Brokers:     cfg.Brokers,
 		GroupID:     cfg.GroupID,
@@ -254,6 +264,7 @@ func NewLoader(cfg LoaderConfig, sink RowSink) (*Loader, error) {
 		MinBytes:       1,
 		MaxBytes:       16 << 20,
 		MaxWait:        250 * time.Millisecond,
+		IsolationLevel: isolation,
 		ReadBackoffMin: 50 * time.Millisecond,
 		ReadBackoffMax: time.Second,
 		Logger: kafka.LoggerFunc(func(msg string, args ...any) {

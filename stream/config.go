@@ -11,6 +11,9 @@ import (
 const (
 	DefaultGroupID     = "rekindle"
 	DefaultCompression = "lz4"
+	// DefaultIsolationLevel: records of aborted transactions are not
+	// events (Kafka's read_committed).
+	DefaultIsolationLevel = ReadCommitted
 	// DefaultEmbeddedRetentionMB: 1 GiB per partition of the embedded
 	// broker's log (8 partitions of 7 topics: at most 56 GiB).
 	DefaultEmbeddedRetentionMB = 1024
@@ -134,6 +137,12 @@ type KafkaConfig struct {
 	// DefaultCompression). Every Kafka client reads them all; zstd needs
 	// brokers of Kafka 2.1 or later.
 	Compression string `yaml:"compression"`
+	// IsolationLevel of the events topic's reads, as Kafka's consumers'
+	// isolation.level: read_committed (the default) reads up to the last
+	// stable offset and skips the records of aborted transactions;
+	// read_uncommitted reads every record as soon as it is written.
+	// Producers that write without transactions see no difference.
+	IsolationLevel string `yaml:"isolation_level"`
 	// EmbeddedRetentionMB bounds each partition's log in the embedded
 	// broker (no brokers configured), as Kafka's retention.bytes: past it
 	// the oldest records are deleted (default
@@ -143,6 +152,12 @@ type KafkaConfig struct {
 	// this by their timestamps, as Kafka's retention.ms (default 0: kept).
 	EmbeddedRetention Duration `yaml:"embedded_retention"`
 }
+
+// The isolation levels of KafkaConfig.IsolationLevel.
+const (
+	ReadCommitted   = "read_committed"
+	ReadUncommitted = "read_uncommitted"
+)
 
 // TopicsConfig names the topics.
 type TopicsConfig struct {

@@ -168,6 +168,9 @@ func (c *Config) applyDefaults() {
 	if k.Compression == "" {
 		k.Compression = DefaultCompression
 	}
+	if k.IsolationLevel == "" {
+		k.IsolationLevel = DefaultIsolationLevel
+	}
 	if k.EmbeddedRetentionMB == nil {
 		n := DefaultEmbeddedRetentionMB
 		k.EmbeddedRetentionMB = &n
@@ -278,6 +281,9 @@ func (c *Config) Validate() error {
 	}
 	if _, ok := sinks.Compressions[c.Kafka.Compression]; !ok {
 		return bad("kafka.compression", "%q: want none, gzip, snappy, lz4 or zstd", c.Kafka.Compression)
+	}
+	if l := c.Kafka.IsolationLevel; l != ReadCommitted && l != ReadUncommitted {
+		return bad("kafka.isolation_level", "%q: want read_committed or read_uncommitted", l)
 	}
 	for i, b := range c.Kafka.Brokers {
 		if !strings.Contains(b, ":") {

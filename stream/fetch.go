@@ -46,14 +46,17 @@ type fetched struct {
 	// next is the offset after the last input (or the offset fetched from
 	// when there is none).
 	next int64
-	// lag is the partition's high watermark minus next.
+	// lag is the partition's high watermark (read_committed: its last
+	// stable offset, what can be read) minus next.
 	lag int64
 	// at: when the response arrived.
 	at time.Time
 	// lost: input records deleted by retention before they were fetched
 	// (the partition's log start had passed the offset fetched from).
 	lost int64
-	err  error
+	// aborted: records of aborted transactions skipped (read_committed).
+	aborted int64
+	err     error
 }
 
 // fetcher reads one partition a whole fetch response at a time (rawFetch,
@@ -69,6 +72,9 @@ type fetcher struct {
 	maxBytes  int
 	maxWait   time.Duration
 	log       *slog.Logger
+	// readCommitted: read with isolation level read_committed (see
+	// rawFetch).
+	readCommitted bool
 
 	out  chan *fetched // filled responses, in offset order
 	free chan *fetched // responses the worker is done with
@@ -135,7 +141,7 @@ func (f *fetcher) run(ctx context.Context, offset int64) {
 // fetch reads one response from offset into buf and returns the next offset.
 func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64, error) {
 	clear(buf.inputs)
-	buf.inputs, buf.arena, buf.err, buf.lost = buf.inputs[:0], buf.arena[:0], nil, 0
+	buf.inputs, buf.arena, buf.err, buf.lost, buf.aborted = buf.inputs[:0], buf.arena[:0], nil, 0, 0
 	from := offset
 	if offset < 0 {
 		// kafka.FirstOffset: ask where the log starts.
@@ -150,7 +156,8 @@ func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64,
 		maxWait = t / 2 // as kafka-go's Client.Fetch: the rest is for the network
 	}
 	req := &rawFetch{topic: f.topic, partition: f.partition, offset: from,
-		maxBytes: int32(min(f.maxBytes, math.MaxInt32)), maxWaitMs: int32(max(maxWait.Milliseconds(), 1)), buf: buf}
+		maxBytes: int32(min(f.maxBytes, math.MaxInt32)), maxWaitMs: int32(max(maxWait.Milliseconds(), 1)),
+		readCommitted: f.readCommitted, buf: buf}
 	rctx := ctx
 	if f.client.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -207,7 +214,12 @@ func (f *fetcher) fetch(ctx context.Context, offset int64, buf *fetched) (int64,
 		// or everything in it lies ahead.
 		buf.next = offset
 	}
-	buf.lag = max(0, req.highWatermark-next)
+	buf.aborted = req.skipped
+	end := req.highWatermark
+	if f.readCommitted && req.lastStable >= 0 {
+		end = req.lastStable // what can be read: an open transaction is not
+	}
+	buf.lag = max(0, end-next)
 	return next, nil
 }
 

@@ -2,11 +2,13 @@ package stream
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
 
 	"github.com/segmentio/kafka-go/compress"
 	"github.com/segmentio/kafka-go/protocol"
@@ -30,21 +32,27 @@ import (
 // which retention handling needs, and has no tagged fields. Only record
 // batches of message format v2 (magic 2, Kafka 0.11 and later) are read; a
 // batch in an older format is an error naming its offset. Control batches
-// (transaction markers) are skipped; records of aborted transactions are
-// read, as with kafka-go's default isolation level (read uncommitted).
+// (transaction markers) are skipped. With readCommitted (isolation level
+// read_committed) the broker answers up to the log's last stable offset and
+// lists the aborted transactions in the range; their records are skipped
+// as Kafka's Java consumer skips them (kafka-go's own readers pass the
+// isolation level on but hand those records over). Without it every
+// record is read, those of aborted transactions included.
 type rawFetch struct {
-	topic     string
-	partition int32
-	offset    int64 // resolved: not kafka.FirstOffset
-	maxBytes  int32
-	maxWaitMs int32
-	buf       *fetched
+	topic         string
+	partition     int32
+	offset        int64 // resolved: not kafka.FirstOffset
+	maxBytes      int32
+	maxWaitMs     int32
+	readCommitted bool
+	buf           *fetched
 
 	// version is the Fetch version the connection negotiated.
 	version int16
 	// The response's partition-level fields.
 	errorCode      int16
 	highWatermark  int64
+	lastStable     int64
 	logStartOffset int64
 	// next is the offset after the last whole batch of the response, data
 	// or control (0 when none): a fetch that found only transaction
@@ -53,6 +61,18 @@ type rawFetch struct {
 	// parseErr: the response was read whole (the connection is still in
 	// step) but its content is not what it should be.
 	parseErr error
+	// aborted: the aborted transactions the response lists for the
+	// partition (read_committed), sorted by first offset.
+	aborted []abortedTxn
+	// skipped counts the records of aborted transactions not handed over.
+	skipped int64
+}
+
+// abortedTxn is an aborted transaction of a fetch response: the producer
+// and the offset of its first record.
+type abortedTxn struct {
+	producerID  int64
+	firstOffset int64
 }
 
 const (
@@ -100,7 +120,11 @@ func (r *rawFetch) appendRequest(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(r.maxWaitMs))
 	b = binary.BigEndian.AppendUint32(b, 1) // min bytes
 	b = binary.BigEndian.AppendUint32(b, uint32(r.maxBytes))
-	b = append(b, 0)                        // isolation level: read uncommitted
+	var isolation byte // read uncommitted
+	if r.readCommitted {
+		isolation = 1
+	}
+	b = append(b, isolation)
 	b = binary.BigEndian.AppendUint32(b, 1) // one topic
 	b = kwire.AppendString(b, r.topic)
 	b = binary.BigEndian.AppendUint32(b, 1) // one partition
@@ -205,10 +229,21 @@ func (r *rawFetch) parseResponse(b []byte) error {
 			p := w.int32()
 			errorCode := w.int16()
 			hw := w.int64()
-			w.int64() // last stable offset
+			lso := w.int64()
 			logStart := w.int64()
-			if aborted := w.int32(); aborted > 0 {
-				w.take(16 * int(aborted))
+			ours := topic == r.topic && p == r.partition
+			if ours {
+				r.aborted = r.aborted[:0]
+			}
+			txns := int(w.int32())
+			if txns > (len(w.b)-w.i)/16 {
+				return errShortResponse // not a count to loop over
+			}
+			for range max(txns, 0) {
+				txn := abortedTxn{producerID: w.int64(), firstOffset: w.int64()}
+				if ours {
+					r.aborted = append(r.aborted, txn)
+				}
 			}
 			n := w.int32()
 			var recs []byte
@@ -218,9 +253,9 @@ func (r *rawFetch) parseResponse(b []byte) error {
 			if w.short {
 				return errShortResponse
 			}
-			if topic == r.topic && p == r.partition {
+			if ours {
 				found = true
-				r.errorCode, r.highWatermark, r.logStartOffset, records = errorCode, hw, logStart, recs
+				r.errorCode, r.highWatermark, r.lastStable, r.logStartOffset, records = errorCode, hw, lso, logStart, recs
 			}
 		}
 	}
@@ -240,6 +275,11 @@ func (r *rawFetch) parseResponse(b []byte) error {
 // size limit) is left for the next fetch, which starts at its first offset.
 func (r *rawFetch) parseRecords(b []byte) error {
 	buf := r.buf
+	var txns abortFilter
+	if r.readCommitted && len(r.aborted) > 0 {
+		slices.SortFunc(r.aborted, func(a, b abortedTxn) int { return cmp.Compare(a.firstOffset, b.firstOffset) })
+		txns.pending = r.aborted
+	}
 	for len(b) >= batchHeaderLen {
 		base := int64(binary.BigEndian.Uint64(b[0:8]))
 		length := int(int32(binary.BigEndian.Uint32(b[8:12])))
@@ -258,13 +298,22 @@ func (r *rawFetch) parseRecords(b []byte) error {
 			return fmt.Errorf("record batch at offset %d: CRC mismatch", base)
 		}
 		attrs := binary.BigEndian.Uint16(batch[21:23])
-		r.next = max(r.next, base+int64(int32(binary.BigEndian.Uint32(batch[23:27])))+1)
+		last := base + int64(int32(binary.BigEndian.Uint32(batch[23:27])))
+		r.next = max(r.next, last+1)
+		count := int(int32(binary.BigEndian.Uint32(batch[57:61])))
+		if attrs&0x10 != 0 && txns.pending != nil {
+			if txns.skip(batch, last, attrs&0x20 != 0) {
+				// Those before the offset asked for were counted by the
+				// fetch that asked for them.
+				r.skipped += max(0, min(int64(count), last+1-max(base, r.offset)))
+				continue
+			}
+		}
 		if attrs&0x20 != 0 {
 			continue // a control batch: transaction markers, not records
 		}
 		firstTime := int64(binary.BigEndian.Uint64(batch[27:35]))
 		maxTime := int64(binary.BigEndian.Uint64(batch[35:43]))
-		count := int(int32(binary.BigEndian.Uint32(batch[57:61])))
 		data := batch[batchHeaderLen:]
 		if codec := compress.Compression(attrs & 7); codec != compress.None {
 			var err error
@@ -300,6 +349,65 @@ func (r *rawFetch) parseRecords(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// abortFilter finds the batches of aborted transactions in a fetch
+// response, as Kafka's Java consumer does: a producer's transaction is
+// aborted from the first offset the response lists for it until that
+// producer's ABORT marker. A COMMIT marker, or any other control batch,
+// ends nothing: the same producer's later transaction may be the aborted
+// one. Offsets only grow, so the listed transactions are taken in order.
+type abortFilter struct {
+	pending []abortedTxn // sorted by first offset; nil: nothing aborted
+	active  []int64      // producers whose aborted transaction is open
+}
+
+// skip reports whether the transactional batch (last: its last offset;
+// control: a transaction marker) belongs to an aborted transaction.
+func (f *abortFilter) skip(batch []byte, last int64, control bool) bool {
+	for len(f.pending) > 0 && f.pending[0].firstOffset <= last {
+		if !slices.Contains(f.active, f.pending[0].producerID) {
+			f.active = append(f.active, f.pending[0].producerID)
+		}
+		f.pending = f.pending[1:]
+	}
+	producer := int64(binary.BigEndian.Uint64(batch[43:51]))
+	i := slices.Index(f.active, producer)
+	if i < 0 {
+		return false
+	}
+	if control {
+		if controlType(batch) == controlAbort {
+			f.active = slices.Delete(f.active, i, i+1)
+		}
+		return false // a marker is never handed over anyway
+	}
+	return true
+}
+
+// Control record types (the key's second int16).
+const (
+	controlAbort  = 0
+	controlCommit = 1
+)
+
+// controlType returns the type of a control batch's marker: its one
+// record's key is a version (int16) and the type (int16). -1 when the
+// record cannot be read (Kafka never compresses control batches).
+func controlType(batch []byte) int {
+	if binary.BigEndian.Uint16(batch[21:23])&7 != 0 {
+		return -1
+	}
+	w := &wire{b: batch[batchHeaderLen:]}
+	w.varint() // length
+	w.take(1)  // attributes
+	w.varint() // timestamp delta
+	w.varint() // offset delta
+	key := w.bytes()
+	if w.short || len(key) < 4 {
+		return -1
+	}
+	return int(int16(binary.BigEndian.Uint16(key[2:4])))
 }
 
 // decompress decompresses a batch's records into the buffer's arena: a

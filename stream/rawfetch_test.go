@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,10 +29,19 @@ import (
 // over n inputs (copied: the fetcher reuses its buffers), and returns them.
 func readInputs(t *testing.T, addrs []string, topic string, n int) []Input {
 	t.Helper()
+	got, _ := readInputsAs(t, addrs, topic, n, false)
+	return got
+}
+
+// readInputsAs reads as readInputs does, read_committed if readCommitted,
+// and also returns how many records of aborted transactions it skipped.
+func readInputsAs(t *testing.T, addrs []string, topic string, n int, readCommitted bool) (_ []Input, aborted int64) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	client := &kafka.Client{Addr: kafka.TCP(addrs...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
 	f := newFetcher(client, topic, 0, 16<<10, 20*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.readCommitted = readCommitted
 	fctx, stop := context.WithCancel(ctx)
 	defer func() {
 		stop()
@@ -54,9 +64,10 @@ func readInputs(t *testing.T, addrs []string, topic string, n int) []Input {
 			in.Key, in.Value = bytes.Clone(in.Key), bytes.Clone(in.Value)
 			got = append(got, in)
 		}
+		aborted += buf.aborted
 		f.free <- buf
 	}
-	return got
+	return got, aborted
 }
 
 // TestRawFetchReadsEveryCodec: records produced by kafka-go with each
@@ -183,19 +194,92 @@ func TestRawFetchSkipsTransactionMarkers(t *testing.T) {
 	if last := got[len(got)-1].Offset; last != 12 {
 		t.Errorf("the record after the transactions is at offset %d, want 12 (9 records and 3 markers before it)", last)
 	}
+
+	// read_committed: the aborted transaction's records are not inputs.
+	committed := slices.Concat(want[:3], want[6:])
+	got, aborted := readInputsAs(t, b.Addrs(), "tx", len(committed), true)
+	if len(got) != len(committed) || aborted != 3 {
+		t.Fatalf("read_committed: %d inputs and %d skipped, want %d and 3", len(got), aborted, len(committed))
+	}
+	for i, in := range got {
+		if string(in.Value) != committed[i] {
+			t.Fatalf("read_committed: input %d at offset %d: %q, want %q", i, in.Offset, in.Value, committed[i])
+		}
+	}
+}
+
+// TestRawFetchAbortedTransactions checks read_committed's filter on
+// batches written by hand, against the aborted transactions a response
+// lists: two producers interleaved, a producer whose aborted transaction
+// lies between two committed ones (only its ABORT marker ends it; a
+// COMMIT marker before it does not start it), a transaction aborted
+// before the offset asked for, and compressed batches.
+func TestRawFetchAbortedTransactions(t *testing.T) {
+	const p1, p2 = 7, 9
+	marker := func(typ int16) []byte { return []byte{0, 0, 0, byte(typ)} }
+	var log []byte
+	log = appendTestBatchOf(log, 0, 0x10, p1, nil, "a1", "a2")           // p1: committed
+	log = appendTestBatchOf(log, 2, 0x30, p1, marker(controlCommit), "") // p1 COMMIT
+	log = appendTestBatchOf(log, 3, 0x10, p1, nil, "b1", "b2")           // p1: aborted
+	log = appendTestBatchOf(log, 5, 0x30, p1, marker(controlAbort), "")  // p1 ABORT
+	log = append(log, compressTestBatch(t, appendTestBatchOf(nil, 6, 0x10, p1, nil, "c1"), compress.Lz4)...)
+	log = appendTestBatchOf(log, 7, 0x30, p1, marker(controlCommit), "") // p1 COMMIT
+	log = appendTestBatch(log, 8, 0, "plain")                            // no transaction
+	log = append(log, compressTestBatch(t, appendTestBatchOf(nil, 9, 0x10, p2, nil, "d1"), compress.Zstd)...)
+	log = appendTestBatchOf(log, 10, 0x10, p1, nil, "e1")                // p1: committed
+	log = appendTestBatchOf(log, 11, 0x30, p2, marker(controlAbort), "") // p2 ABORT
+	log = appendTestBatchOf(log, 12, 0x30, p1, marker(controlCommit), "")
+	log = appendTestBatchOf(log, 13, 0x10, p2, nil, "f1") // p2: committed
+	log = appendTestBatchOf(log, 14, 0x30, p2, marker(controlCommit), "")
+	aborted := []abortedTxn{{producerID: p2, firstOffset: 9}, {producerID: p1, firstOffset: 3}} // not sorted
+	read := func(offset int64, readCommitted bool) string {
+		r := &rawFetch{topic: "t", offset: offset, readCommitted: readCommitted, buf: &fetched{}, aborted: slices.Clone(aborted)}
+		if err := r.parseRecords(log); err != nil {
+			t.Fatal(err)
+		}
+		var s []string
+		for _, in := range r.buf.inputs {
+			s = append(s, fmt.Sprintf("%d:%s", in.Offset, in.Value))
+		}
+		return fmt.Sprintf("%s; skipped %d; next %d", strings.Join(s, " "), r.skipped, r.next)
+	}
+	for _, c := range []struct {
+		offset        int64
+		readCommitted bool
+		want          string
+	}{
+		{0, true, "0:a1 1:a2 6:c1 8:plain 10:e1 13:f1; skipped 3; next 15"},
+		{4, true, "6:c1 8:plain 10:e1 13:f1; skipped 2; next 15"}, // b2 and d1: b1 was the earlier fetch's
+		{0, false, "0:a1 1:a2 3:b1 4:b2 6:c1 8:plain 9:d1 10:e1 13:f1; skipped 0; next 15"},
+	} {
+		if got := read(c.offset, c.readCommitted); got != c.want {
+			t.Errorf("from %d, read_committed %v:\n got %s\nwant %s", c.offset, c.readCommitted, got, c.want)
+		}
+	}
 }
 
 // appendTestBatch appends a record batch (message format v2, uncompressed)
 // of values at offsets base, base+1, ... written the way the Kafka protocol
 // describes, independently of rawFetch's parser.
 func appendTestBatch(b []byte, base int64, attrs uint16, values ...string) []byte {
+	return appendTestBatchOf(b, base, attrs, -1, nil, values...)
+}
+
+// appendTestBatchOf is appendTestBatch with a producer id (-1: none) and
+// one key for every record (nil: no key).
+func appendTestBatchOf(b []byte, base int64, attrs uint16, producer int64, key []byte, values ...string) []byte {
 	var recs []byte
 	for i, v := range values {
 		var r []byte
-		r = append(r, 0)                          // attributes
-		r = binary.AppendVarint(r, int64(i)*10)   // timestamp delta
-		r = binary.AppendVarint(r, int64(i))      // offset delta
-		r = binary.AppendVarint(r, -1)            // no key
+		r = append(r, 0)                        // attributes
+		r = binary.AppendVarint(r, int64(i)*10) // timestamp delta
+		r = binary.AppendVarint(r, int64(i))    // offset delta
+		if key == nil {
+			r = binary.AppendVarint(r, -1) // no key
+		} else {
+			r = binary.AppendVarint(r, int64(len(key)))
+			r = append(r, key...)
+		}
 		r = binary.AppendVarint(r, int64(len(v))) // value
 		r = append(r, v...)
 		r = binary.AppendVarint(r, 0) // no headers
@@ -213,7 +297,7 @@ func appendTestBatch(b []byte, base int64, attrs uint16, values ...string) []byt
 	h = binary.BigEndian.AppendUint32(h, uint32(max(len(values)-1, 0)))
 	h = binary.BigEndian.AppendUint64(h, 1000) // first timestamp
 	h = binary.BigEndian.AppendUint64(h, 5000) // max timestamp
-	h = binary.BigEndian.AppendUint64(h, ^uint64(0))
+	h = binary.BigEndian.AppendUint64(h, uint64(producer))
 	h = binary.BigEndian.AppendUint16(h, ^uint16(0))
 	h = binary.BigEndian.AppendUint32(h, ^uint32(0))
 	h = binary.BigEndian.AppendUint32(h, uint32(len(values)))
@@ -297,7 +381,7 @@ func TestRawFetchBatches(t *testing.T) {
 // FuzzRawFetchResponse: no response, however malformed, panics the parser
 // or makes it hand over an input outside the response.
 func FuzzRawFetchResponse(f *testing.F) {
-	resp := func(records []byte) []byte {
+	resp := func(records []byte, aborted ...abortedTxn) []byte {
 		var b []byte
 		b = binary.BigEndian.AppendUint32(b, 0) // throttle
 		b = binary.BigEndian.AppendUint32(b, 1)
@@ -308,18 +392,26 @@ func FuzzRawFetchResponse(f *testing.F) {
 		b = binary.BigEndian.AppendUint64(b, 20) // high watermark
 		b = binary.BigEndian.AppendUint64(b, 20)
 		b = binary.BigEndian.AppendUint64(b, 0)
-		b = binary.BigEndian.AppendUint32(b, 0) // no aborted transactions
+		b = binary.BigEndian.AppendUint32(b, uint32(len(aborted)))
+		for _, a := range aborted {
+			b = binary.BigEndian.AppendUint64(b, uint64(a.producerID))
+			b = binary.BigEndian.AppendUint64(b, uint64(a.firstOffset))
+		}
 		b = binary.BigEndian.AppendUint32(b, uint32(len(records)))
 		return append(b, records...)
 	}
-	f.Add(resp(appendTestBatch(appendTestBatch(nil, 10, 0, "a", "b"), 12, 0x08, "c")))
+	f.Add(resp(appendTestBatch(appendTestBatch(nil, 10, 0, "a", "b"), 12, 0x08, "c")), false)
 	for _, codec := range []compress.Compression{compress.Gzip, compress.Snappy, compress.Lz4, compress.Zstd} {
-		f.Add(resp(compressTestBatch(f, appendTestBatch(nil, 0, 0, "a", "bb", "ccc"), codec)))
+		f.Add(resp(compressTestBatch(f, appendTestBatch(nil, 0, 0, "a", "bb", "ccc"), codec)), false)
 	}
-	f.Add(resp(appendTestBatch(nil, 0, 0x20, "m")))
-	f.Add(resp(nil))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		r := &rawFetch{topic: "t", buf: &fetched{}}
+	f.Add(resp(appendTestBatch(nil, 0, 0x20, "m")), false)
+	f.Add(resp(nil), false)
+	txns := appendTestBatchOf(nil, 0, 0x10, 7, nil, "a", "b")
+	txns = appendTestBatchOf(txns, 2, 0x30, 7, []byte{0, 0, 0, controlAbort}, "")
+	txns = appendTestBatchOf(txns, 3, 0x10, 7, nil, "c")
+	f.Add(resp(txns, abortedTxn{producerID: 7, firstOffset: 0}), true)
+	f.Fuzz(func(t *testing.T, b []byte, readCommitted bool) {
+		r := &rawFetch{topic: "t", readCommitted: readCommitted, buf: &fetched{}}
 		if err := r.parseResponse(b); err != nil {
 			return
 		}

@@ -76,6 +76,9 @@ type Stats struct {
 	// InputsLost: input records deleted by the topic's retention before
 	// they were processed (each loss is logged at error level too).
 	InputsLost atomic.Int64
+	// InputsAborted: records of aborted transactions skipped
+	// (kafka.isolation_level read_committed): never events.
+	InputsAborted atomic.Int64
 	// Latency: how long the inputs spent in the processor, from the
 	// arrival of their fetch response to the worker starting on it
 	// (Started: the response waited for the worker to finish the one
@@ -363,6 +366,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 	// are due on the clock, not only when events arrive.
 	fctx, stopFetch := context.WithCancel(ctx)
 	f := newFetcher(r.fetchClient, topic, w.partition, FetchMaxBytes, timerTick, r.log)
+	f.readCommitted = r.proc.cfg.Kafka.IsolationLevel == ReadCommitted
 	w.fetcher = f
 	fetchDone := make(chan struct{})
 	go func() {
@@ -399,6 +403,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 			w.next = buf.next // past records deleted by retention
 		}
 		r.stats.InputsLost.Add(buf.lost)
+		r.stats.InputsAborted.Add(buf.aborted)
 		r.stats.setLag(w.partition, buf.lag)
 		// Process. From here on a batch is finished even if ctx is
 		// cancelled (revocation, shutdown): outputs flushed, then commit.

@@ -282,6 +282,7 @@ func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
 		{"kafka:\n  partitons: 4\n", "x.yaml:2: unknown key partitons"},
 		{"state:\n  block_cache_mb: 4\n", "x.yaml:2: state.block_cache_mb: 4: want 8 to 1048576 (MiB)"},
 		{"kafka:\n  partitions: 4\n  compression: brotli\n", `x.yaml:3: kafka.compression: "brotli": want none, gzip, snappy, lz4 or zstd`},
+		{"kafka:\n  isolation_level: read_comitted\n", `x.yaml:2: kafka.isolation_level: "read_comitted": want read_committed or read_uncommitted`},
 		{"state:\n  background_duty: 1.5\n", "x.yaml:2: state.background_duty: 1.5: want a share of the time in (0, 1]"},
 		{"kafka:\n  embedded_retention_mb: -5\n", "x.yaml:2: kafka.embedded_retention_mb: -5: must not be negative (0 keeps everything)"},
 		{"kafka:\n  partitions: 2\n  embedded_retention: -1h\n", "x.yaml:3: kafka.embedded_retention: -1h"},

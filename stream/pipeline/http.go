@@ -82,6 +82,9 @@ type StatsView struct {
 	// were processed (the processor was stopped or behind for longer than
 	// the topic keeps records).
 	InputsLost int64 `json:"inputs_lost_to_retention"`
+	// InputsAborted: records of aborted transactions in the events topic,
+	// skipped as kafka.isolation_level read_committed says (not events).
+	InputsAborted int64 `json:"inputs_aborted"`
 	// Latency: how long the inputs spent in the processor, since the start
 	// and over the last minute (see stream.Stats.Latency).
 	Latency ProcessorLatency `json:"processor_latency_ms"`
@@ -129,9 +132,10 @@ func (p *Pipeline) Stats() StatsView {
 			WaitingForAcks:  time.Duration(p.Runner.Stats().AckWaitNanos.Load()).Seconds(),
 			WaitingForInput: time.Duration(p.Runner.Stats().InputWaitNanos.Load()).Seconds(),
 		},
-		Pebble:     p.Store.Background(),
-		InputsLost: p.Runner.Stats().InputsLost.Load(),
-		Latency:    p.processorLatency(),
+		Pebble:        p.Store.Background(),
+		InputsLost:    p.Runner.Stats().InputsLost.Load(),
+		InputsAborted: p.Runner.Stats().InputsAborted.Load(),
+		Latency:       p.processorLatency(),
 		UserLoads: UserLoads{
 			CacheMisses:     p.Runner.Stats().UserLoads.CacheMisses.Load(),
 			StoreReads:      p.Runner.Stats().UserLoads.StoreReads.Load(),

@@ -167,6 +167,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 			BatchRows:     cfg.ClickHouse.BatchRows,
 			FlushInterval: time.Duration(cfg.ClickHouse.FlushInterval),
 			Logger:        log,
+			ReadCommitted: cfg.Kafka.IsolationLevel == stream.ReadCommitted,
 		}, sink)
 		if err != nil {
 			sink.Close()

@@ -24,6 +24,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/rekindle/rekindle/sinks"
@@ -1227,5 +1228,66 @@ func TestInputsDeletedByRetentionAreCounted(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // nothing more arrives
 	if got := processed(p); got != end-logStart {
 		t.Errorf("after the restart %d records processed, want the %d left", got, end-logStart)
+	}
+}
+
+// TestAbortedTransactionsAreNotEvents: events written in transactions by a
+// transactional producer (franz-go's) are processed when the transaction
+// commits and, with kafka.isolation_level read_committed (the default),
+// never when it aborts: they are counted in /v1/stats as inputs_aborted.
+// With read_uncommitted every record is an event.
+func TestAbortedTransactionsAreNotEvents(t *testing.T) {
+	for _, c := range []struct {
+		level              string
+		processed, aborted int64
+	}{
+		{stream.ReadCommitted, 40, 20},
+		{stream.ReadUncommitted, 60, 0},
+	} {
+		t.Run(c.level, func(t *testing.T) {
+			b, err := broker.Start(broker.Options{Partitions: 1, Topics: stream.Defaults().AllTopics()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			cfg := testConfig(t, b.Addrs(), filepath.Join(t.TempDir(), "state"), "")
+			if c.level != stream.DefaultIsolationLevel {
+				cfg.Kafka.IsolationLevel = c.level
+			}
+			p, err := Start(context.Background(), Options{Config: cfg, NoLoader: true, NoHTTP: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(context.Background())
+
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.TransactionalID("upstream"), kgo.DefaultProduceTopic("events"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			s := newScenario(60)
+			// 20 records a transaction: committed, aborted, committed.
+			for txn, commit := range []bool{true, false, true} {
+				if err := cl.BeginTransaction(); err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range s.records[txn*20 : (txn+1)*20] {
+					if err := cl.ProduceSync(ctx, &kgo.Record{Key: m.Key, Value: m.Value}).FirstErr(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			processed := func() int64 { st := p.Stats(); return st.Events + st.DLQ + st.Duplicates }
+			waitFor(t, "the committed records processed", time.Minute, func() bool { return processed() >= c.processed })
+			time.Sleep(300 * time.Millisecond) // nothing more arrives
+			if got, aborted := processed(), p.Stats().InputsAborted; got != c.processed || aborted != c.aborted {
+				t.Errorf("%d records processed and %d skipped as aborted, want %d and %d", got, aborted, c.processed, c.aborted)
+			}
+		})
 	}
 }
