@@ -66,6 +66,9 @@ type rawFetch struct {
 	aborted []abortedTxn
 	// skipped counts the records of aborted transactions not handed over.
 	skipped int64
+	// inflated: the bytes the response's compressed batches decompressed
+	// to so far (see inflateFactor).
+	inflated int
 }
 
 // abortedTxn is an aborted transaction of a fetch response: the producer
@@ -410,6 +413,16 @@ func controlType(batch []byte) int {
 	return int(int16(binary.BigEndian.Uint16(key[2:4])))
 }
 
+// inflateFactor and inflateFloor bound what the compressed batches of one
+// fetch response may decompress to: inflateFactor times the response's
+// size, at least inflateFloor. Event batches compress 3-15 times; the
+// bound keeps a batch that decompresses to gigabytes (corrupt, or made to)
+// from taking the process's memory: it is an error naming its offset, as
+// a batch that does not decompress is.
+const inflateFactor = 64
+
+var inflateFloor = 64 << 20 // a variable: tests lower it
+
 // decompress decompresses a batch's records into the buffer's arena: a
 // new arena when the current one is full, so that what earlier batches
 // put there stays where the inputs point.
@@ -421,17 +434,23 @@ func (r *rawFetch) decompress(codec compress.Compression, data []byte) ([]byte, 
 	buf.reader.Reset(data)
 	zr := codec.Codec().NewReader(buf.reader)
 	defer zr.Close()
+	limit := max(inflateFloor, inflateFactor*len(buf.raw))
 	start := len(buf.arena)
 	for {
 		if len(buf.arena) == cap(buf.arena) {
 			// Grow into a new array; the old one stays as it is, under
-			// the inputs that point into it.
-			grown := make([]byte, len(buf.arena)-start, max(2*cap(buf.arena), 64<<10))
+			// the inputs that point into it. One byte past the limit is
+			// room enough to see that it is passed.
+			have := len(buf.arena) - start
+			grown := make([]byte, have, min(max(2*cap(buf.arena), 64<<10), have+limit-r.inflated+1))
 			copy(grown, buf.arena[start:])
 			buf.arena, start = grown, 0
 		}
 		n, err := zr.Read(buf.arena[len(buf.arena):cap(buf.arena)])
 		buf.arena = buf.arena[:len(buf.arena)+n]
+		if r.inflated += n; r.inflated > limit {
+			return nil, fmt.Errorf("decompresses to more than %d bytes, the most a fetch response of %d bytes may (%d times its size, at least %d MiB)", limit, len(buf.raw), inflateFactor, inflateFloor>>20)
+		}
 		if errors.Is(err, io.EOF) {
 			break
 		}

@@ -325,6 +325,33 @@ func compressTestBatch(t testing.TB, batch []byte, codec compress.Compression) [
 	return b
 }
 
+// TestRawFetchBoundsDecompression: a compressed batch that decompresses
+// to more than the bound (inflateFactor times the response, at least
+// inflateFloor; lowered to 1 MiB here) is an error naming its offset, and
+// the memory taken for it stays near the bound; one just below it reads.
+func TestRawFetchBoundsDecompression(t *testing.T) {
+	defer func(floor int) { inflateFloor = floor }(inflateFloor)
+	inflateFloor = 1 << 20
+	big := strings.Repeat("a", 300<<10)
+	for _, codec := range []compress.Compression{compress.Gzip, compress.Zstd, compress.Lz4} {
+		bomb := compressTestBatch(t, appendTestBatch(nil, 40, 0, big, big, big, big), codec) // 1.2 MiB of records
+		r := &rawFetch{topic: "t", offset: 40, buf: &fetched{}}
+		err := r.parseRecords(bomb)
+		want := fmt.Sprintf("record batch at offset 40: %s: decompresses to more than 1048576 bytes", codec)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %d bytes compressed: error %v, want %q", codec, len(bomb), err, want)
+		}
+		if c := cap(r.buf.arena); c > 1<<20+1 {
+			t.Errorf("%s: the arena grew to %d bytes, past the bound", codec, c)
+		}
+		ok := compressTestBatch(t, appendTestBatch(nil, 40, 0, big, big, big), codec) // 0.9 MiB
+		r = &rawFetch{topic: "t", offset: 40, buf: &fetched{}}
+		if err := r.parseRecords(ok); err != nil || len(r.buf.inputs) != 3 || string(r.buf.inputs[2].Value) != big {
+			t.Errorf("%s: below the bound: %d inputs, error %v", codec, len(r.buf.inputs), err)
+		}
+	}
+}
+
 // TestRawFetchBatches checks the record batch rules on batches written by
 // hand: offsets, timestamps (create time and log-append time), records
 // before the offset asked for, a batch cut short at the end, a control
