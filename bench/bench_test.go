@@ -411,6 +411,46 @@ func TestBenchAgainstAClusterLeavesNothing(t *testing.T) {
 	}
 }
 
+// TestBenchAgainstASecuredCluster: with --brokers and a --config that
+// has kafka.tls and kafka.sasl (PLAIN here), e2e and ceiling connect as
+// the processor does: the broker speaks TLS only and lets in only that
+// user.
+func TestBenchAgainstASecuredCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a broker and the whole pipeline")
+	}
+	serverTLS, caFile, err := broker.SelfSignedTLS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := broker.Start(broker.Options{Partitions: 2, TLS: serverTLS,
+		Users: []broker.User{{Mechanism: "PLAIN", Name: "bench", Password: "pw"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	conf := filepath.Join(t.TempDir(), "rekindle.yaml")
+	y := bench.DemoCampaigns + "kafka:\n  tls: {ca_file: " + caFile + "}\n  sasl: {mechanism: PLAIN, username: bench, password: pw}\n"
+	if err := os.WriteFile(conf, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var progress strings.Builder
+	res, err := bench.Run(ctx, bench.Config{
+		Quick: true, Events: 3_000, Population: 500, Partitions: 2, Rate: 1000,
+		LatencyDuration: time.Second, Dir: t.TempDir(), ResultsFile: "off",
+		Scenarios: []string{bench.ScenarioE2E, bench.ScenarioCeiling},
+		Brokers:   b.Addrs(), ConfigFile: conf, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatalf("bench against the secured broker: %v\n%s", err, progress.String())
+	}
+	if res.E2E == nil || res.E2E.Processed != 3_000 || res.Ceiling == nil || res.Ceiling.Records < 3_000 {
+		t.Fatalf("bench against the secured broker: e2e %+v, ceiling %+v", res.E2E, res.Ceiling)
+	}
+}
+
 // TestBenchRunsWithAConfigFile: the scenarios run with the campaigns and
 // settings of a rekindle.yaml (here none: no decision at all), its
 // kafka.compression for the outputs, and a bad file stops the run before

@@ -266,6 +266,13 @@ func (c *CeilingResult) cpuBounds(e2e E2EResult, cores int) {
 
 // dropRunTopics deletes the topics and the consumer group of a run against
 // a cluster, unless cfg.KeepTopics, and returns what it left there.
+// benchAuth is how the bench's own clients connect to the brokers: as the
+// processor does (kafka.tls and kafka.sasl of --config; validated with it).
+func benchAuth(scfg stream.Config) *sinks.Auth {
+	auth, _ := scfg.Kafka.Auth()
+	return auth
+}
+
 func dropRunTopics(cfg Config, scfg stream.Config) []string {
 	topics, group := scfg.AllTopics(), scfg.Kafka.GroupID
 	if cfg.KeepTopics {
@@ -276,7 +283,7 @@ func dropRunTopics(cfg Config, scfg stream.Config) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var left []string
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 30 * time.Second, Transport: &kafka.Transport{}}
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 30 * time.Second, Transport: benchAuth(scfg).Transport()}
 	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
 	resp, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
 	for _, t := range topics {
@@ -342,7 +349,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (res E2ER
 		brokers = b.Addrs()
 		fmt.Fprintf(cfg.Progress, "e2e: embedded broker at %s, log in %s\n", brokers[0], cfg.BrokerLog)
 	} else {
-		if err := sinks.EnsureTopics(ctx, brokers, scfg.AllTopics(), cfg.Partitions, cfg.ReplicationFactor); err != nil {
+		if err := sinks.EnsureTopics(ctx, brokers, benchAuth(scfg), scfg.AllTopics(), cfg.Partitions, cfg.ReplicationFactor); err != nil {
 			return res, nil, err
 		}
 		// Deferred before the pipeline's Close, so it runs after it: the
@@ -357,7 +364,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (res E2ER
 	if err != nil {
 		return res, nil, err
 	}
-	w := sinks.NewProducer(brokers)
+	w := sinks.NewProducer(brokers, benchAuth(scfg))
 	w.Compression = sinks.Compressions[cfg.InputCompression]
 	defer w.Close()
 	var produced atomic.Int64
@@ -580,7 +587,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	// Polling every 5 ms, as they first did, made 1,600 of the broker's
 	// 2,500 requests a second, and the latency tail longer (p99 at
 	// 100,000/s 92-95 ms vs 52-53 ms).
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: benchAuth(scfg).Transport()}
 	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
 	tail := func(topic string, part int, fn func(value []byte, at, stamped time.Time)) {
 		wg.Add(1)
@@ -802,7 +809,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 func measureCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []string) (CeilingResult, error) {
 	var res CeilingResult
 	topic := scfg.Topics.Events
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: benchAuth(scfg).Transport()}
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for part := 0; part < cfg.Partitions; part++ {
 		req.Topics[topic] = append(req.Topics[topic], kafka.FirstOffsetOf(part), kafka.LastOffsetOf(part))
@@ -865,7 +872,7 @@ func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []
 	stop := progress(cfg.Progress, func() string {
 		return fmt.Sprintf("ceiling (%s): read %d of %d", how, records.Load(), want)
 	})
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: time.Minute, Transport: &kafka.Transport{}}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: time.Minute, Transport: benchAuth(scfg).Transport()}
 	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
 	errs := make([]error, cfg.Partitions)
 	var wg sync.WaitGroup
@@ -883,7 +890,7 @@ func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []
 				errs[part] = fetchAll(ctx, client, topic, part, first, last, &records, &nbytes)
 				return
 			case ceilingBatch:
-				errs[part] = batchAll(ctx, brokers, topic, part, first, last, &records, &nbytes)
+				errs[part] = batchAll(ctx, benchAuth(scfg).Dialer(), brokers, topic, part, first, last, &records, &nbytes)
 				return
 			}
 			// kafka-go's Reader, as rekindle's workers read before.
@@ -891,6 +898,7 @@ func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []
 				Brokers: brokers, Topic: topic, Partition: part,
 				MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond,
 				QueueCapacity: scfg.Processing.BatchSize,
+				Dialer:        benchAuth(scfg).Dialer(),
 				StartOffset:   kafka.FirstOffset,
 			})
 			defer r.Close()
@@ -987,8 +995,8 @@ func tailPartition(ctx context.Context, client *kafka.Client, topic string, part
 // batchAll reads partition part from first to last with a connection to
 // its leader and Conn.ReadBatch, a fetch response at a time, the key and
 // value of each record copied out of kafka-go's (it allocates them).
-func batchAll(ctx context.Context, brokers []string, topic string, part int, first, last int64, records, nbytes *atomic.Int64) error {
-	conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, part)
+func batchAll(ctx context.Context, dialer *kafka.Dialer, brokers []string, topic string, part int, first, last int64, records, nbytes *atomic.Int64) error {
+	conn, err := dialer.DialLeader(ctx, "tcp", brokers[0], topic, part)
 	if err != nil {
 		return fmt.Errorf("bench: ceiling: connect to the leader of %s/%d: %w", topic, part, err)
 	}

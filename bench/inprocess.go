@@ -81,14 +81,16 @@ func benchConfig(cfg Config, dir string) (stream.Config, error) {
 	var sc stream.Config
 	var err error
 	if cfg.ConfigFile != "" {
-		sc, err = stream.LoadConfig(cfg.ConfigFile)
+		sc, err = stream.LoadConfigBrokers(cfg.ConfigFile, cfg.Brokers)
 	} else {
 		sc, err = stream.ParseConfig("bench", []byte(DemoCampaigns))
 	}
 	if err != nil {
 		return sc, err
 	}
-	sc.Kafka.Brokers, sc.Kafka.Partitions, sc.State.Dir, sc.HTTP.Listen = nil, cfg.Partitions, dir, "off"
+	// --brokers (none: the embedded broker, which e2e starts later), so
+	// that kafka.tls and kafka.sasl are checked against them.
+	sc.Kafka.Brokers, sc.Kafka.Partitions, sc.State.Dir, sc.HTTP.Listen = cfg.Brokers, cfg.Partitions, dir, "off"
 	return sc, sc.Validate()
 }
 

@@ -18,6 +18,8 @@ type WriterOptions struct {
 	// BatchSize: messages per produce batch (default 1000; kafka-go allocates
 	// a batch of this capacity for every partition it writes to).
 	BatchSize int
+	// Auth: how to connect (nil: plaintext).
+	Auth *Auth
 }
 
 // NewWriter returns a synchronous kafka-go Writer that waits for acks from
@@ -44,16 +46,18 @@ func NewWriter(brokers []string, opts WriterOptions) *kafka.Writer {
 		BatchBytes:  1_000_000,
 		MaxAttempts: 10,
 		Compression: 0,
+		Transport:   opts.Auth.Transport(),
 	}
 }
 
 // EnsureTopics creates the topics that do not exist yet, with the given
-// partitions and replication factor; existing topics are left alone.
-func EnsureTopics(ctx context.Context, brokers []string, topics []string, partitions, replication int) error {
+// partitions and replication factor; existing topics are left alone. It
+// connects as auth says (nil: plaintext).
+func EnsureTopics(ctx context.Context, brokers []string, auth *Auth, topics []string, partitions, replication int) error {
 	if replication <= 0 {
 		replication = 1
 	}
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: auth.Transport()}
 	req := &kafka.CreateTopicsRequest{}
 	for _, t := range topics {
 		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication})
@@ -70,9 +74,10 @@ func EnsureTopics(ctx context.Context, brokers []string, topics []string, partit
 	return nil
 }
 
-// PartitionCount returns how many partitions topic has.
-func PartitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+// PartitionCount returns how many partitions topic has, connecting as auth
+// says (nil: plaintext).
+func PartitionCount(ctx context.Context, brokers []string, auth *Auth, topic string) (int, error) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: auth.Transport()}
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return 0, fmt.Errorf("sinks: metadata of %q from %v: %w", topic, brokers, err)

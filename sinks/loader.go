@@ -73,6 +73,8 @@ type LoaderConfig struct {
 	// (segmentio/kafka-go#1332): with it they still reach the events
 	// table, unlike the processor, which skips them.
 	ReadCommitted bool
+	// Auth: how to connect (nil: plaintext).
+	Auth *Auth
 }
 
 func (c LoaderConfig) withDefaults() LoaderConfig {
@@ -265,6 +267,7 @@ func NewLoader(cfg LoaderConfig, sink RowSink) (*Loader, error) {
 		MaxBytes:       16 << 20,
 		MaxWait:        250 * time.Millisecond,
 		IsolationLevel: isolation,
+		Dialer:         cfg.Auth.Dialer(),
 		ReadBackoffMin: 50 * time.Millisecond,
 		ReadBackoffMax: time.Second,
 		Logger: kafka.LoggerFunc(func(msg string, args ...any) {

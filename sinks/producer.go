@@ -60,11 +60,12 @@ const MaxRequestBytes = 900_000
 // recordOverhead is a generous bound on a record's framing in a batch.
 const recordOverhead = 32
 
-// NewProducer returns a Producer for the cluster at brokers.
-func NewProducer(brokers []string) *Producer {
+// NewProducer returns a Producer for the cluster at brokers, connecting as
+// auth says (nil: plaintext).
+func NewProducer(brokers []string, auth *Auth) *Producer {
 	return &Producer{
 		client: &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second,
-			Transport: &kafka.Transport{}},
+			Transport: auth.Transport()},
 		balancer:    kafka.Murmur2Balancer{Consistent: true},
 		maxAttempts: 10,
 		topics:      map[string]*topicMeta{},

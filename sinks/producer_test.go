@@ -50,7 +50,7 @@ func readAll(t *testing.T, brokers []string, topic string, p int) []kafka.Messag
 // headers, and splits a batch larger than a broker accepts.
 func TestProducerPartitionsLikeTheWriterAndKeepsOrder(t *testing.T) {
 	brokers := startBroker(t)
-	p := sinks.NewProducer(brokers)
+	p := sinks.NewProducer(brokers, nil)
 	big := bytes.Repeat([]byte("x"), 20_000) // 150 of them: 3 MB, over the 1 MB request limit
 	var msgs []kafka.Message
 	for i := range 3000 {
@@ -102,7 +102,7 @@ func TestProducerPartitionsLikeTheWriterAndKeepsOrder(t *testing.T) {
 
 func TestProducerNamesAMissingTopic(t *testing.T) {
 	brokers := startBroker(t)
-	p := sinks.NewProducer(brokers)
+	p := sinks.NewProducer(brokers, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := p.Produce(ctx, []kafka.Message{{Topic: "no.such.topic", Value: []byte("x")}})
@@ -129,7 +129,7 @@ func TestProducerRidesOutABrokerRestart(t *testing.T) {
 		return b
 	}
 	b := start()
-	p := sinks.NewProducer(b.Addrs())
+	p := sinks.NewProducer(b.Addrs(), nil)
 	defer p.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -221,7 +221,7 @@ func TestProducerSendsOneRequestPerBrokerAndFallsBackPerPartition(t *testing.T) 
 		}
 		return res, nil, true
 	})
-	p := sinks.NewProducer(brokers)
+	p := sinks.NewProducer(brokers, nil)
 	batch := func(round int) []kafka.Message {
 		var msgs []kafka.Message
 		for i := range 60 {
@@ -305,7 +305,7 @@ func TestProducerCompresses(t *testing.T) {
 				}
 				return nil, nil, false
 			})
-			p := sinks.NewProducer(b.Addrs())
+			p := sinks.NewProducer(b.Addrs(), nil)
 			p.Compression = codec
 			var msgs []kafka.Message
 			for i := range 300 {

@@ -143,6 +143,10 @@ type KafkaConfig struct {
 	// read_uncommitted reads every record as soon as it is written.
 	// Producers that write without transactions see no difference.
 	IsolationLevel string `yaml:"isolation_level"`
+	// TLS connects to the brokers over TLS (absent: plaintext).
+	TLS *KafkaTLS `yaml:"tls"`
+	// SASL authenticates to the brokers (absent: no authentication).
+	SASL *KafkaSASL `yaml:"sasl"`
 	// EmbeddedRetentionMB bounds each partition's log in the embedded
 	// broker (no brokers configured), as Kafka's retention.bytes: past it
 	// the oldest records are deleted (default

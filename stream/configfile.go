@@ -42,17 +42,28 @@ func (e *ConfigError) Error() string {
 
 // LoadConfig reads, defaults and validates the YAML configuration at path.
 func LoadConfig(path string) (Config, error) {
+	return LoadConfigBrokers(path, nil)
+}
+
+// LoadConfigBrokers is LoadConfig with kafka.brokers replaced by brokers,
+// when there are any (a command's flag), before the configuration is
+// validated: kafka.tls and kafka.sasl are checked against them.
+func LoadConfigBrokers(path string, brokers []string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
-	return ParseConfig(path, data)
+	return parseConfig(path, data, brokers)
 }
 
 var yamlLineRE = regexp.MustCompile(`^\s*line (\d+): (.*)$`)
 
 // ParseConfig parses YAML configuration data; name is used in errors.
 func ParseConfig(name string, data []byte) (Config, error) {
+	return parseConfig(name, data, nil)
+}
+
+func parseConfig(name string, data []byte, brokers []string) (Config, error) {
 	var cfg Config
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -62,6 +73,9 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // empty file: all defaults
 		return cfg, yamlError(name, err)
+	}
+	if len(brokers) > 0 {
+		cfg.Kafka.Brokers = brokers
 	}
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -284,6 +298,9 @@ func (c *Config) Validate() error {
 	}
 	if l := c.Kafka.IsolationLevel; l != ReadCommitted && l != ReadUncommitted {
 		return bad("kafka.isolation_level", "%q: want read_committed or read_uncommitted", l)
+	}
+	if _, err := c.Kafka.Auth(); err != nil {
+		return err
 	}
 	for i, b := range c.Kafka.Brokers {
 		if !strings.Contains(b, ":") {

@@ -24,7 +24,7 @@ func TestFetcherReadsEveryRecordOnceInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	p := sinks.NewProducer(b.Addrs())
+	p := sinks.NewProducer(b.Addrs(), nil)
 	defer p.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

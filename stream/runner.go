@@ -36,6 +36,9 @@ type RunnerOptions struct {
 	Store   *state.Store
 	Logger  *slog.Logger // default: discard
 	Hooks   Hooks
+	// Auth: how to connect to the brokers (nil: plaintext; see
+	// KafkaConfig.Auth).
+	Auth *sinks.Auth
 }
 
 // Runner consumes the events topic as a member of the processor's consumer
@@ -139,7 +142,7 @@ func NewRunner(proc *Processor, opts RunnerOptions) (*Runner, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	writer := sinks.NewProducer(opts.Brokers)
+	writer := sinks.NewProducer(opts.Brokers, opts.Auth)
 	writer.Compression = sinks.Compressions[proc.cfg.Kafka.Compression]
 	return &Runner{
 		proc:   proc,
@@ -147,7 +150,7 @@ func NewRunner(proc *Processor, opts RunnerOptions) (*Runner, error) {
 		log:    log,
 		writer: writer,
 		fetchClient: &kafka.Client{Addr: kafka.TCP(opts.Brokers...), Timeout: time.Minute,
-			Transport: &kafka.Transport{}},
+			Transport: opts.Auth.Transport()},
 	}, nil
 }
 
@@ -167,6 +170,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		HeartbeatInterval: time.Duration(cfg.Kafka.SessionTimeout) / 5,
 		JoinGroupBackoff:  500 * time.Millisecond,
 		StartOffset:       kafka.FirstOffset,
+		Dialer:            r.opts.Auth.Dialer(),
 	})
 	if err != nil {
 		return fmt.Errorf("stream: join group %q: %w", cfg.Kafka.GroupID, err)

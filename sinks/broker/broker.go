@@ -4,6 +4,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -38,6 +39,19 @@ type Options struct {
 	// RetentionCheck is how often retention is applied (default
 	// DefaultRetentionCheck).
 	RetentionCheck time.Duration
+	// TLS serves TLS with this configuration (nil: plaintext): tests of
+	// rekindle against a secured cluster.
+	TLS *tls.Config
+	// Users turns SASL authentication on: every client must log in as one
+	// of them (none: no authentication).
+	Users []User
+}
+
+// User is a SASL login of the embedded broker.
+type User struct {
+	Mechanism string // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+	Name      string
+	Password  string
 }
 
 // DefaultRetentionCheck is how often the embedded broker applies retention
@@ -118,6 +132,15 @@ func Start(opts Options) (*Broker, error) {
 	}
 	if opts.DataDir != "" {
 		kopts = append(kopts, kfake.DataDir(opts.DataDir))
+	}
+	if opts.TLS != nil {
+		kopts = append(kopts, kfake.TLS(opts.TLS))
+	}
+	if len(opts.Users) > 0 {
+		kopts = append(kopts, kfake.EnableSASL())
+		for _, u := range opts.Users {
+			kopts = append(kopts, kfake.Superuser(u.Mechanism, u.Name, u.Password))
+		}
 	}
 	c, err := kfake.NewCluster(kopts...)
 	if err != nil {

@@ -42,7 +42,7 @@ func offsets(t *testing.T, b *broker.Broker, topics ...string) map[string][2]int
 // batches of 50, with record time at.
 func produce(t *testing.T, b *broker.Broker, topic string, n, size int, at time.Time) {
 	t.Helper()
-	w := sinks.NewProducer(b.Addrs())
+	w := sinks.NewProducer(b.Addrs(), nil)
 	defer w.Close()
 	value := bytes.Repeat([]byte("r"), size)
 	for sent := 0; sent < n; {

@@ -118,12 +118,22 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 			"addr", p.Brokers[0], "partitions", cfg.Kafka.Partitions, "log", where,
 			"retention_mb_per_partition", bopts.RetentionBytes>>20, "retention", bopts.Retention)
 	}
+	// TLS and SASL, for configured brokers (validated with the config).
+	auth, err := cfg.Kafka.Auth()
+	if err != nil {
+		return p, err
+	}
+	if p.Embedded == nil {
+		if err := sinks.Probe(ctx, p.Brokers, auth); err != nil {
+			return p, fmt.Errorf("pipeline: kafka.brokers: %w", err)
+		}
+	}
 	if cfg.CreateTopicsEnabled() {
-		if err := sinks.EnsureTopics(ctx, p.Brokers, cfg.AllTopics(), cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor); err != nil {
+		if err := sinks.EnsureTopics(ctx, p.Brokers, auth, cfg.AllTopics(), cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor); err != nil {
 			return p, err
 		}
 	}
-	if p.Partitions, err = sinks.PartitionCount(ctx, p.Brokers, cfg.Topics.Events); err != nil {
+	if p.Partitions, err = sinks.PartitionCount(ctx, p.Brokers, auth, cfg.Topics.Events); err != nil {
 		return p, err
 	}
 
@@ -132,7 +142,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	}}); err != nil {
 		return p, err
 	}
-	if p.Runner, err = stream.NewRunner(proc, stream.RunnerOptions{Brokers: p.Brokers, Store: p.Store, Logger: log, Hooks: opts.Hooks}); err != nil {
+	if p.Runner, err = stream.NewRunner(proc, stream.RunnerOptions{Brokers: p.Brokers, Store: p.Store, Logger: log, Hooks: opts.Hooks, Auth: auth}); err != nil {
 		return p, err
 	}
 
@@ -168,6 +178,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 			FlushInterval: time.Duration(cfg.ClickHouse.FlushInterval),
 			Logger:        log,
 			ReadCommitted: cfg.Kafka.IsolationLevel == stream.ReadCommitted,
+			Auth:          auth,
 		}, sink)
 		if err != nil {
 			sink.Close()

@@ -114,7 +114,7 @@ func readTopic(t testing.TB, brokers []string, topic string) []kafka.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	n, err := sinks.PartitionCount(ctx, brokers, topic)
+	n, err := sinks.PartitionCount(ctx, brokers, nil, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func groupLag(t testing.TB, brokers []string, group, topic string) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	n, err := sinks.PartitionCount(ctx, brokers, topic)
+	n, err := sinks.PartitionCount(ctx, brokers, nil, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
