@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,8 +61,9 @@ type Runner struct {
 type Stats struct {
 	mu struct {
 		sync.Mutex
-		c   Counters
-		lag map[int32]int64 // records behind the end, by owned partition
+		c         Counters
+		lag       map[int32]int64 // records behind the end, by owned partition
+		lastFetch FetchError      // the latest failed fetch (zero: none)
 	}
 	Batches    atomic.Int64
 	Commits    atomic.Int64 // state commits (see StateConfig.CommitInterval)
@@ -82,6 +84,9 @@ type Stats struct {
 	// InputsAborted: records of aborted transactions skipped
 	// (kafka.isolation_level read_committed): never events.
 	InputsAborted atomic.Int64
+	// FetchErrors counts the fetches that failed (each retried with
+	// back-off; the latest is LastFetchError).
+	FetchErrors atomic.Int64
 	// Latency: how long the inputs spent in the processor, from the
 	// arrival of their fetch response to the worker starting on it
 	// (Started: the response waited for the worker to finish the one
@@ -95,6 +100,34 @@ func (s *Stats) Snapshot() Counters {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.mu.c
+}
+
+// FetchError is a failed fetch of a partition.
+type FetchError struct {
+	Partition int32
+	Err       string
+	At        time.Time
+}
+
+// LastFetchError returns the latest failed fetch, if any fetch failed.
+func (s *Stats) LastFetchError() (FetchError, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.lastFetch, !s.mu.lastFetch.At.IsZero()
+}
+
+func (s *Stats) fetchFailed(p int32, err error) {
+	s.FetchErrors.Add(1)
+	s.mu.Lock()
+	s.mu.lastFetch = FetchError{Partition: p, Err: err.Error(), At: time.Now()}
+	s.mu.Unlock()
+}
+
+// PartitionLags returns each owned partition's lag (see Lag).
+func (s *Stats) PartitionLags() map[int32]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.mu.lag)
 }
 
 // Lag returns how many input records the owned partitions are behind, as of
@@ -403,6 +436,7 @@ func (w *PartitionWorker) run(ctx context.Context) error {
 				return errors.Join(ahead, markStateAhead(store, ahead))
 			}
 			r.log.Warn("fetch failed; retrying", "topic", topic, "partition", w.partition, "err", buf.err)
+			r.stats.fetchFailed(w.partition, buf.err)
 		} else if len(buf.inputs) == 0 && buf.next >= 0 {
 			w.next = buf.next // past records deleted by retention
 		}

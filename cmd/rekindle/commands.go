@@ -62,9 +62,15 @@ func cmdRun(ctx context.Context, log *slog.Logger, args []string) error {
 		select {
 		case <-ctx.Done():
 			done = true
+		case <-p.Failed():
+			// Exit (non-zero) rather than run on without it: a supervisor
+			// restarts the process, which resumes from the committed state.
+			log.Error("a component stopped on an error; shutting down", "err", p.Err())
+			done = true
 		case <-tick.C:
 			s := p.Stats()
-			log.Info("progress", "events", s.Events, "decisions", s.Decisions, "dlq", s.DLQ, "partitions", s.Partitions, "lost_to_retention", s.InputsLost)
+			log.Info("progress", "events", s.Events, "decisions", s.Decisions, "dlq", s.DLQ, "partitions", s.Partitions,
+				"lag", s.Lag, "lost_to_retention", s.InputsLost, "aborted", s.InputsAborted, "fetch_errors", s.FetchErrors)
 		}
 	}
 	log.Info("shutting down: finishing batches in flight")

@@ -14,7 +14,8 @@ import (
 //
 //	GET /v1/users/{id}  the user record
 //	GET /v1/stats       processing counters
-//	GET /healthz        200 while running
+//	GET /metrics        the same, in Prometheus's text format
+//	GET /healthz        200 while running, 503 once the pipeline failed
 func (p *Pipeline) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/users/{id}", p.getUser)
@@ -23,11 +24,16 @@ func (p *Pipeline) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/segments/{name}", p.getSegment)
 	mux.HandleFunc("GET /v1/segments/{name}/export", p.exportSegment)
 	mux.HandleFunc("GET /v1/audience", p.audience)
+	mux.HandleFunc("GET /metrics", p.metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := p.Err(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "failed", "error": err.Error()})
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path+" (try GET /v1/users/{id}, /v1/segments, /v1/segments/{name}[/export], /v1/audience?expr=... or /v1/stats)")
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path+" (try GET /v1/users/{id}, /v1/segments, /v1/segments/{name}[/export], /v1/audience?expr=..., /v1/stats, /metrics or /healthz)")
 	})
 	return mux
 }
@@ -85,9 +91,34 @@ type StatsView struct {
 	// InputsAborted: records of aborted transactions in the events topic,
 	// skipped as kafka.isolation_level read_committed says (not events).
 	InputsAborted int64 `json:"inputs_aborted"`
+	// FetchErrors: fetches of the events topic that failed (each retried
+	// with back-off), and the latest of them: a partition whose lag grows
+	// while its fetches fail says why here.
+	FetchErrors    int64           `json:"fetch_errors"`
+	LastFetchError *FetchErrorView `json:"last_fetch_error,omitempty"`
 	// Latency: how long the inputs spent in the processor, since the start
 	// and over the last minute (see stream.Stats.Latency).
 	Latency ProcessorLatency `json:"processor_latency_ms"`
+	// Loader: the ClickHouse loader's counters (absent without a loader).
+	Loader *LoaderView `json:"loader,omitempty"`
+}
+
+// FetchErrorView is the latest failed fetch.
+type FetchErrorView struct {
+	Partition int32  `json:"partition"`
+	Error     string `json:"error"`
+	At        string `json:"at"` // RFC 3339, UTC
+}
+
+// LoaderView is what the loader has done so far (see sinks.LoaderStats).
+type LoaderView struct {
+	Messages  int64            `json:"messages"`
+	Rows      map[string]int64 `json:"rows"`
+	Inserts   int64            `json:"inserts"`
+	Retries   int64            `json:"retries"`
+	Commits   int64            `json:"commits"`
+	Skipped   map[string]int64 `json:"skipped"`
+	LastError string           `json:"last_error,omitempty"`
 }
 
 // UserLoads counts the loads of users missing from the cache.
@@ -152,6 +183,15 @@ func (p *Pipeline) Stats() StatsView {
 	}
 	for ch := state.Channel(0); ch < state.NumChannels; ch++ {
 		v.Decisions[ch.String()] = c.Decisions[ch]
+	}
+	v.FetchErrors = p.Runner.Stats().FetchErrors.Load()
+	if fe, ok := p.Runner.Stats().LastFetchError(); ok {
+		v.LastFetchError = &FetchErrorView{Partition: fe.Partition, Error: fe.Err, At: fe.At.UTC().Format(time.RFC3339)}
+	}
+	if p.Loader != nil {
+		ls := p.Loader.Stats()
+		v.Loader = &LoaderView{Messages: ls.Messages, Rows: ls.Rows, Inserts: ls.Inserts, Retries: ls.Retries,
+			Commits: ls.Commits, Skipped: ls.Skipped, LastError: ls.LastError}
 	}
 	return v
 }

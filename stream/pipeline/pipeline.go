@@ -65,6 +65,7 @@ type Pipeline struct {
 	latency *latencyWindow
 	mu      sync.Mutex
 	errs    []error
+	failed  chan struct{} // closed by the first fail
 }
 
 // EmbeddedBrokerDir is where a persisted embedded broker keeps its log:
@@ -89,7 +90,8 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		return nil, err
 	}
 	cfg = proc.Config()
-	p := &Pipeline{Processor: proc, log: log, Brokers: cfg.Kafka.Brokers, latency: newLatencyWindow(time.Now())}
+	p := &Pipeline{Processor: proc, log: log, Brokers: cfg.Kafka.Brokers, latency: newLatencyWindow(time.Now()),
+		failed: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			p.Close(context.Background())
@@ -233,8 +235,15 @@ func (p *Pipeline) fail(err error) {
 	p.log.Error("pipeline component failed", "err", err)
 	p.mu.Lock()
 	p.errs = append(p.errs, err)
+	if len(p.errs) == 1 {
+		close(p.failed)
+	}
 	p.mu.Unlock()
 }
+
+// Failed is closed once a component has stopped on an error (Err says
+// which): the process should shut down and be restarted.
+func (p *Pipeline) Failed() <-chan struct{} { return p.failed }
 
 // Err returns the errors components failed with so far.
 func (p *Pipeline) Err() error {

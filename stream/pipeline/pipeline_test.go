@@ -800,6 +800,13 @@ func TestBrokerRestartUnderTheProcessor(t *testing.T) {
 		}
 	}
 	checkDecisions(t, s, decisionsByUser(t, b.Addrs()))
+	// The fetches that failed while the broker was away are counted, and
+	// the latest is named in /v1/stats.
+	if st := p.Stats(); st.FetchErrors == 0 || st.LastFetchError == nil || st.LastFetchError.Error == "" {
+		t.Errorf("fetch_errors %d, last_fetch_error %+v: want the outage's failed fetches", st.FetchErrors, st.LastFetchError)
+	} else {
+		t.Logf("%d failed fetches, the latest: %+v", st.FetchErrors, *st.LastFetchError)
+	}
 }
 
 // A batch's outputs are written while the worker processes the next batch.
