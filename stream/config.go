@@ -222,10 +222,19 @@ type ClickHouseConfig struct {
 	Database string `yaml:"database"` // default DefaultClickHouseDB
 	User     string `yaml:"user"`     // default "default"
 	Password string `yaml:"password"`
+	// PasswordEnv names the environment variable holding the password,
+	// instead of Password.
+	PasswordEnv string `yaml:"password_env"`
 	// BatchRows: rows per insert at most (default DefaultCHBatchRows).
 	BatchRows int `yaml:"batch_rows"`
 	// FlushInterval: longest wait before an insert (default DefaultCHFlushInterval).
 	FlushInterval Duration `yaml:"flush_interval"`
+}
+
+// Secret returns the ClickHouse password: Password, or the value of the
+// environment variable PasswordEnv names.
+func (c *ClickHouseConfig) Secret() (string, error) {
+	return secret(c.Password, c.PasswordEnv, "clickhouse")
 }
 
 // HTTPConfig configures the HTTP API.

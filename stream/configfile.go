@@ -334,6 +334,9 @@ func (c *Config) Validate() error {
 	if c.ClickHouse.Addr != "" && !strings.Contains(c.ClickHouse.Addr, ":") {
 		return bad("clickhouse.addr", "%q: want host:port of the native protocol (e.g. 127.0.0.1:9000)", c.ClickHouse.Addr)
 	}
+	if _, err := c.ClickHouse.Secret(); err != nil {
+		return err
+	}
 	if c.ClickHouse.BatchRows < 1 {
 		return bad("clickhouse.batch_rows", "%d: must be at least 1", c.ClickHouse.BatchRows)
 	}

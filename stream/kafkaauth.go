@@ -42,6 +42,23 @@ type KafkaSASL struct {
 	PasswordEnv string `yaml:"password_env"`
 }
 
+// secret returns a password given in a file (password) or in the
+// environment variable it names (env), at most one of them; the keys in
+// errors start with section.
+func secret(password, env, section string) (string, error) {
+	switch {
+	case password != "" && env != "":
+		return "", &ConfigError{Key: section + ".password_env", Msg: "set with password: give one of the two"}
+	case env != "":
+		v, ok := os.LookupEnv(env)
+		if !ok || v == "" {
+			return "", &ConfigError{Key: section + ".password_env", Msg: env + " is not set in the environment"}
+		}
+		return v, nil
+	}
+	return password, nil
+}
+
 // SASL mechanisms KafkaSASL.Mechanism names.
 const (
 	SASLPlain       = "PLAIN"
@@ -98,20 +115,14 @@ func (k *KafkaConfig) Auth() (*sinks.Auth, error) {
 		if s.Username == "" {
 			return nil, bad("kafka.sasl.username", "required")
 		}
-		password := s.Password
-		switch {
-		case s.Password != "" && s.PasswordEnv != "":
-			return nil, bad("kafka.sasl.password_env", "set with password: give one of the two")
-		case s.PasswordEnv != "":
-			var ok bool
-			if password, ok = os.LookupEnv(s.PasswordEnv); !ok || password == "" {
-				return nil, bad("kafka.sasl.password_env", "%s is not set in the environment", s.PasswordEnv)
-			}
-		case s.Password == "":
+		if s.Password == "" && s.PasswordEnv == "" {
 			return nil, bad("kafka.sasl.password", "required (or password_env: the environment variable that holds it)")
 		}
+		password, err := secret(s.Password, s.PasswordEnv, "kafka.sasl")
+		if err != nil {
+			return nil, err
+		}
 		var mech sasl.Mechanism
-		var err error
 		switch s.Mechanism {
 		case SASLPlain:
 			mech = plain.Mechanism{Username: s.Username, Password: password}

@@ -287,6 +287,8 @@ func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
 		{"kafka:\n  brokers: [h:1]\n  sasl:\n    mechanism: PLAIN\n    username: u\n    password_env: REKINDLE_SURELY_UNSET\n", "x.yaml:6: kafka.sasl.password_env: REKINDLE_SURELY_UNSET is not set in the environment"},
 		{"kafka:\n  brokers: [h:1]\n  sasl:\n    mechanism: PLAIN\n    password: p\n", "x.yaml:3: kafka.sasl.username: required"},
 		{"kafka:\n  tls: {}\n", "x.yaml:2: kafka.tls: applies to kafka.brokers, and none is configured"},
+		{"clickhouse:\n  addr: h:9000\n  password_env: REKINDLE_SURELY_UNSET\n", "x.yaml:3: clickhouse.password_env: REKINDLE_SURELY_UNSET is not set in the environment"},
+		{"kafka:\n  brokers: [h:1]\n  sasl:\n    mechanism: PLAIN\n    username: u\n    password: p\n    password_env: P\n", "x.yaml:7: kafka.sasl.password_env: set with password: give one of the two"},
 		{"kafka:\n  brokers: [h:1]\n  tls:\n    ca_file: /nonexistent/ca.pem\n", "x.yaml:4: kafka.tls.ca_file: open /nonexistent/ca.pem: no such file or directory"},
 		{"kafka:\n  brokers: [h:1]\n  tls:\n    cert_file: c.pem\n", "x.yaml:3: kafka.tls.key_file: required with cert_file (c.pem)"},
 		{"state:\n  background_duty: 1.5\n", "x.yaml:2: state.background_duty: 1.5: want a share of the time in (0, 1]"},
@@ -372,4 +374,25 @@ func TestReplayRefusesEventsFromBeyondNow(t *testing.T) {
 func replayStats(t *testing.T, p *Processor, events string) ReplayStats {
 	t.Helper()
 	return replay(t, p, events).stats
+}
+
+// TestPasswordsFromTheEnvironment: password_env names the variable that
+// holds a password (SASL's, ClickHouse's), read when the configuration is
+// loaded.
+func TestPasswordsFromTheEnvironment(t *testing.T) {
+	t.Setenv("REKINDLE_TEST_CH_PASSWORD", "ch-secret")
+	cfg, err := ParseConfig("x.yaml", []byte("clickhouse:\n  addr: h:9000\n  password_env: REKINDLE_TEST_CH_PASSWORD\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pw, err := cfg.ClickHouse.Secret(); err != nil || pw != "ch-secret" {
+		t.Errorf("clickhouse password %q, %v; want the variable's value", pw, err)
+	}
+	cfg, err = ParseConfig("x.yaml", []byte("clickhouse:\n  addr: h:9000\n  password: in-the-file\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pw, err := cfg.ClickHouse.Secret(); err != nil || pw != "in-the-file" {
+		t.Errorf("clickhouse password %q, %v; want the file's", pw, err)
+	}
 }

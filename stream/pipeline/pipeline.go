@@ -152,9 +152,13 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	switch {
 	case opts.NoLoader:
 	case cfg.ClickHouse.Addr != "":
+		password, err := cfg.ClickHouse.Secret()
+		if err != nil {
+			return p, err
+		}
 		sink, err = sinks.NewClickHouseSink(ctx, sinks.ClickHouseOptions{
 			Addr: cfg.ClickHouse.Addr, Database: cfg.ClickHouse.Database,
-			User: cfg.ClickHouse.User, Password: cfg.ClickHouse.Password,
+			User: cfg.ClickHouse.User, Password: password,
 		})
 		if err != nil {
 			return p, err
