@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,18 +87,33 @@ func cmdBroker(ctx context.Context, log *slog.Logger, args []string) error {
 	dataDir := fs.String("data-dir", "", "persist the broker's log here (default: in memory)")
 	retentionMB := fs.Int64("retention-mb", stream.DefaultEmbeddedRetentionMB, "bound each partition's log to this many MiB, deleting the oldest records past it (0: keep everything)")
 	retention := fs.Duration("retention", 0, "delete records older than this by their timestamps, e.g. 168h (0: keep them)")
+	tlsDir := fs.String("tls-dir", "", "serve TLS only, with a certificate of its own for 127.0.0.1 and localhost; DIR/ca.pem is what clients trust (kafka.tls.ca_file)")
+	var users brokerUsers
+	fs.Var(&users, "user", "require SASL: clients log in as MECHANISM:NAME:PASSWORD (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; repeatable; for trying kafka.sasl out, the password is visible to ps)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *partitions < 1 {
 		return fmt.Errorf("--partitions %d: must be at least 1", *partitions)
 	}
+	var serverTLS *tls.Config
+	if *tlsDir != "" {
+		if err := os.MkdirAll(*tlsDir, 0o755); err != nil {
+			return fmt.Errorf("--tls-dir: %w", err)
+		}
+		var caFile string
+		var err error
+		if serverTLS, caFile, err = broker.SelfSignedTLS(*tlsDir); err != nil {
+			return fmt.Errorf("--tls-dir %s: %w", *tlsDir, err)
+		}
+		log.Info("serving TLS only; clients trust the certificate with kafka.tls.ca_file", "ca_file", caFile)
+	}
 	if *retentionMB < 0 || *retention < 0 {
 		return fmt.Errorf("--retention-mb %d, --retention %s: must not be negative (0 keeps everything)", *retentionMB, *retention)
 	}
 	cfg := stream.Defaults()
 	b, err := broker.Start(broker.Options{Listen: *listen, Partitions: *partitions, Topics: cfg.AllTopics(), DataDir: *dataDir,
-		RetentionBytes: *retentionMB << 20, Retention: *retention})
+		RetentionBytes: *retentionMB << 20, Retention: *retention, TLS: serverTLS, Users: users})
 	if err != nil {
 		return err
 	}
@@ -105,6 +121,26 @@ func cmdBroker(ctx context.Context, log *slog.Logger, args []string) error {
 	log.Info("embedded Kafka-protocol broker running (Ctrl-C stops it)", "addr", b.Addrs()[0],
 		"topics", strings.Join(cfg.AllTopics(), ","), "partitions", *partitions, "retention_mb_per_partition", *retentionMB, "retention", *retention)
 	<-ctx.Done()
+	return nil
+}
+
+// brokerUsers is the broker command's repeatable --user flag.
+type brokerUsers []broker.User
+
+func (u *brokerUsers) String() string { return fmt.Sprint(len(*u), " users") }
+
+func (u *brokerUsers) Set(v string) error {
+	mech, rest, ok1 := strings.Cut(v, ":")
+	name, password, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 || name == "" || password == "" {
+		return errors.New("want MECHANISM:NAME:PASSWORD")
+	}
+	switch mech {
+	case stream.SASLPlain, stream.SASLScramSHA256, stream.SASLScramSHA512:
+	default:
+		return fmt.Errorf("mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", mech)
+	}
+	*u = append(*u, broker.User{Mechanism: mech, Name: name, Password: password})
 	return nil
 }
 

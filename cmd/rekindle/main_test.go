@@ -5,11 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rekindle/rekindle/sinks"
+	"github.com/rekindle/rekindle/sinks/broker"
 	"github.com/rekindle/rekindle/state"
 	"github.com/rekindle/rekindle/stream"
 )
@@ -84,6 +89,8 @@ func TestCommandErrorsSayWhatIsWrong(t *testing.T) {
 		{cmdReplay(context.Background(), []string{"--events", "x", "--out", "y", "--until", "tomorrow"}), `--until "tomorrow"`},
 		{cmdUser([]string{"--id", "u1", "--config", writeFile(t, dir, "s.yaml", "state:\n  dir: "+filepath.Join(dir, "none")+"\n")}, nil), "state directory"},
 		{cmdBroker(context.Background(), nil, []string{"--partitions", "0"}), "--partitions 0"},
+		{cmdBroker(context.Background(), nil, []string{"--user", "SCRAM:rk:pw"}), `invalid value "SCRAM:rk:pw" for flag -user: mechanism "SCRAM": want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`},
+		{cmdBroker(context.Background(), nil, []string{"--user", "PLAIN:rk"}), `invalid value "PLAIN:rk" for flag -user: want MECHANISM:NAME:PASSWORD`},
 		{cmdDemo(context.Background(), nil, []string{"--rate", "-5"}), "rate -5"},
 		{cmdGenerate([]string{"extra"}), `unexpected argument "extra"`},
 		{cmdBench(context.Background(), nil, []string{"--rate", "5000,fast", "e2e"}), `"fast": want events/s`},
@@ -220,4 +227,73 @@ func TestDropPartitionCommand(t *testing.T) {
 	}
 	check(1, "ada", false)
 	check(2, "bob", true)
+}
+
+// TestBrokerCommandServesTLSAndSASL: `rekindle broker --tls-dir D --user
+// SCRAM-SHA-256:rk:pw` lets in a client that trusts D/ca.pem and logs in
+// as rk, and no other: a wrong password, or no TLS, is refused.
+func TestBrokerCommandServesTLSAndSASL(t *testing.T) {
+	addr, err := broker.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "tls")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- cmdBroker(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), []string{"--listen", addr, "--partitions", "1",
+			"--tls-dir", dir, "--user", "SCRAM-SHA-256:rk:pw"})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("broker command: %v", err)
+		}
+	}()
+	auth := func(password string, tls bool) *sinks.Auth {
+		y := "kafka:\n  brokers: [" + addr + "]\n  sasl: {mechanism: SCRAM-SHA-256, username: rk, password: " + password + "}\n"
+		if tls {
+			y += "  tls: {ca_file: " + filepath.Join(dir, "ca.pem") + "}\n"
+		}
+		cfg, err := stream.ParseConfig("c.yaml", []byte(y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := cfg.Kafka.Auth()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "ca.pem")); err != nil {
+			if time.Now().After(deadline) {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		pctx, pcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := sinks.Probe(pctx, []string{addr}, auth("pw", true))
+		pcancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the right user over TLS: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, c := range []struct {
+		what     string
+		password string
+		tls      bool
+	}{{"a wrong password", "nope", true}, {"no TLS", "pw", false}} {
+		pctx, pcancel := context.WithTimeout(context.Background(), 3*time.Second)
+		if err := sinks.Probe(pctx, []string{addr}, auth(c.password, c.tls)); err == nil {
+			t.Errorf("%s: let in", c.what)
+		}
+		pcancel()
+	}
 }
