@@ -266,13 +266,6 @@ func (c *CeilingResult) cpuBounds(e2e E2EResult, cores int) {
 
 // dropRunTopics deletes the topics and the consumer group of a run against
 // a cluster, unless cfg.KeepTopics, and returns what it left there.
-// benchAuth is how the bench's own clients connect to the brokers: as the
-// processor does (kafka.tls and kafka.sasl of --config; validated with it).
-func benchAuth(scfg stream.Config) *sinks.Auth {
-	auth, _ := scfg.Kafka.Auth()
-	return auth
-}
-
 func dropRunTopics(cfg Config, scfg stream.Config) []string {
 	topics, group := scfg.AllTopics(), scfg.Kafka.GroupID
 	if cfg.KeepTopics {
@@ -283,7 +276,7 @@ func dropRunTopics(cfg Config, scfg stream.Config) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var left []string
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 30 * time.Second, Transport: benchAuth(scfg).Transport()}
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 30 * time.Second, Transport: cfg.auth.Transport()}
 	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
 	resp, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
 	for _, t := range topics {
@@ -334,6 +327,11 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (res E2ER
 		return res, nil, err
 	}
 	scfg = proc.Config()
+	// The bench's own clients connect as the processor does (kafka.tls and
+	// kafka.sasl of --config, validated with it): read once.
+	if cfg.auth, err = scfg.Kafka.Auth(); err != nil {
+		return res, nil, err
+	}
 
 	brokers := cfg.Brokers
 	if len(brokers) == 0 {
@@ -349,7 +347,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (res E2ER
 		brokers = b.Addrs()
 		fmt.Fprintf(cfg.Progress, "e2e: embedded broker at %s, log in %s\n", brokers[0], cfg.BrokerLog)
 	} else {
-		if err := sinks.EnsureTopics(ctx, brokers, benchAuth(scfg), scfg.AllTopics(), cfg.Partitions, cfg.ReplicationFactor); err != nil {
+		if err := sinks.EnsureTopics(ctx, brokers, cfg.auth, scfg.AllTopics(), cfg.Partitions, cfg.ReplicationFactor); err != nil {
 			return res, nil, err
 		}
 		// Deferred before the pipeline's Close, so it runs after it: the
@@ -364,7 +362,7 @@ func runE2E(ctx context.Context, cfg Config, dir string, ceiling bool) (res E2ER
 	if err != nil {
 		return res, nil, err
 	}
-	w := sinks.NewProducer(brokers, benchAuth(scfg))
+	w := sinks.NewProducer(brokers, cfg.auth)
 	w.Compression = sinks.Compressions[cfg.InputCompression]
 	defer w.Close()
 	var produced atomic.Int64
@@ -587,7 +585,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 	// Polling every 5 ms, as they first did, made 1,600 of the broker's
 	// 2,500 requests a second, and the latency tail longer (p99 at
 	// 100,000/s 92-95 ms vs 52-53 ms).
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: benchAuth(scfg).Transport()}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: cfg.auth.Transport()}
 	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
 	tail := func(topic string, part int, fn func(value []byte, at, stamped time.Time)) {
 		wg.Add(1)
@@ -809,7 +807,7 @@ func measureLatency(ctx context.Context, cfg Config, scfg stream.Config, brokers
 func measureCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []string) (CeilingResult, error) {
 	var res CeilingResult
 	topic := scfg.Topics.Events
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: benchAuth(scfg).Transport()}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: cfg.auth.Transport()}
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for part := 0; part < cfg.Partitions; part++ {
 		req.Topics[topic] = append(req.Topics[topic], kafka.FirstOffsetOf(part), kafka.LastOffsetOf(part))
@@ -872,7 +870,7 @@ func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []
 	stop := progress(cfg.Progress, func() string {
 		return fmt.Sprintf("ceiling (%s): read %d of %d", how, records.Load(), want)
 	})
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: time.Minute, Transport: benchAuth(scfg).Transport()}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: time.Minute, Transport: cfg.auth.Transport()}
 	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
 	errs := make([]error, cfg.Partitions)
 	var wg sync.WaitGroup
@@ -890,7 +888,7 @@ func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []
 				errs[part] = fetchAll(ctx, client, topic, part, first, last, &records, &nbytes)
 				return
 			case ceilingBatch:
-				errs[part] = batchAll(ctx, benchAuth(scfg).Dialer(), brokers, topic, part, first, last, &records, &nbytes)
+				errs[part] = batchAll(ctx, cfg.auth.Dialer(), brokers, topic, part, first, last, &records, &nbytes)
 				return
 			}
 			// kafka-go's Reader, as rekindle's workers read before.
@@ -898,7 +896,7 @@ func readCeiling(ctx context.Context, cfg Config, scfg stream.Config, brokers []
 				Brokers: brokers, Topic: topic, Partition: part,
 				MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond,
 				QueueCapacity: scfg.Processing.BatchSize,
-				Dialer:        benchAuth(scfg).Dialer(),
+				Dialer:        cfg.auth.Dialer(),
 				StartOffset:   kafka.FirstOffset,
 			})
 			defer r.Close()

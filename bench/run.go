@@ -174,6 +174,9 @@ type Config struct {
 	// ceiling-reader, ceiling-fetch, ceiling-batch): generating and producing the input
 	// is left out.
 	CPUProfile string
+
+	// auth: how e2e and ceiling's own clients connect (set by runE2E).
+	auth *sinks.Auth
 }
 
 // profile starts the CPU profile of a timed phase (see Config.CPUProfile)
